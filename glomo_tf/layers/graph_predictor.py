@@ -1,0 +1,191 @@
+import math
+
+import keras
+from keras import ops
+
+from glomo_tf.layers.causal_conv_stack import CausalConvStack
+
+SPARSE_MODES = (0, 1, 2, 3, 4)
+
+
+def causal_padding_mask(padding_mask, length):
+    """Allowed (i, j) pairs of a forward graph: `j < i`, both real units. `[B, 1, 1, T, T]` float32.
+
+    Padded rows are masked too, so a padded unit reads nothing (the exported module's contract:
+    its row sums to 0).
+    """
+    rows = ops.arange(length)[:, None]
+    cols = ops.arange(length)[None, :]
+    allowed = ops.cast(cols < rows, "float32")[None]
+    if padding_mask is not None:
+        real = ops.cast(padding_mask, "float32")
+        allowed = allowed * real[:, :, None] * real[:, None, :]
+    return allowed[:, None, None]
+
+
+@keras.saving.register_keras_serializable(package="glomo_tf")
+class GraphPredictor(keras.layers.Layer):
+    """Predicts L x K latent graphs over a sequence, for one direction (forward).
+
+    A key CNN and a query CNN (`CausalConvStack`, shared by all graph layers) read the
+    embeddings; per layer l a linear map gives K heads of keys k and queries q, the score is
+    s_ij = q_i . k_j (row i = query, column j = key, no 1/sqrt scaling, as released) and the
+    sparse affinity is masked to strictly earlier real units and row-normalised:
+    G_ij = A(s)_ij C_ij P_i P_j / (sum_j ... + epsilon). Rows with no allowed j are all zero.
+
+    The per-layer linear maps of the released code are stored as one matrix per role
+    (`[d, L * K * head_dim]`), which computes exactly the same L separate Linear layers in one
+    matmul.
+
+    Sparse modes (`sparse_mode`), as in the released code:
+        0: s^2.  1: ReLU(s)^2.  2: ReLU(s - b_l)^2, one learned scalar per layer (init 1e-4).
+        3: s^2 keeping the top k = clamp(int(topk_rate * sqrt(T)), 1, T) allowed entries per
+           row (ties at the k-th value are all kept).
+        4 (default): ReLU(s - theta_i)^2 with theta_i = w_l . q_i + b_l, one Linear(head_dim
+           -> 1) per layer shared by the heads.
+
+    Args:
+        num_layers: int, L.
+        num_heads: int, K.
+        head_dim: int, key/query size per head.
+        cnn_layers: int, depth of the key and query CNNs.
+        kernel_size: int, causal conv width.
+        sparse_mode: int in 0..4.
+        topk_rate: float, mode 3 only.
+        epsilon: float, added to row sums before normalising (keeps empty rows at 0).
+
+    Call arguments:
+        embeddings: `[batch, T, d]`.
+        padding_mask: optional `[batch, T]` (1 = real unit).
+        training: BatchNorm mode of the CNNs.
+
+    Returns:
+        graphs `[batch, L, K, T, T]`, float32. Run the same layer on the reversed sequence for
+        the backward direction.
+
+    Example:
+    >>> predictor = GraphPredictor(num_layers=2, num_heads=2, head_dim=4, cnn_layers=1)
+    >>> predictor(keras.ops.ones((1, 5, 8))).shape
+    (1, 2, 2, 5, 5)
+    """
+
+    def __init__(
+        self,
+        num_layers=3,
+        num_heads=8,
+        head_dim=256,
+        cnn_layers=4,
+        kernel_size=3,
+        sparse_mode=4,
+        topk_rate=1.0,
+        epsilon=1e-16,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if sparse_mode not in SPARSE_MODES:
+            raise ValueError(f"`sparse_mode` must be one of {SPARSE_MODES}, got {sparse_mode!r}.")
+        for name, value in (("num_layers", num_layers), ("num_heads", num_heads),
+                            ("head_dim", head_dim)):
+            if value < 1:
+                raise ValueError(f"`{name}` must be >= 1, got {value}.")
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.cnn_layers = cnn_layers
+        self.kernel_size = kernel_size
+        self.sparse_mode = sparse_mode
+        self.topk_rate = topk_rate
+        self.epsilon = epsilon
+        self.key_cnn = CausalConvStack(cnn_layers, kernel_size, dtype=self.dtype_policy,
+                                       name="key_cnn")
+        self.query_cnn = CausalConvStack(cnn_layers, kernel_size, dtype=self.dtype_policy,
+                                         name="query_cnn")
+
+    def build(self, embeddings_shape, padding_mask_shape=None):
+        hidden_dim = embeddings_shape[-1]
+        self.key_cnn.build(embeddings_shape)
+        self.query_cnn.build(embeddings_shape)
+        width = self.num_layers * self.num_heads * self.head_dim
+        self.key_dense = keras.layers.Dense(width, dtype=self.dtype_policy, name="key_dense")
+        self.key_dense.build(tuple(embeddings_shape[:-1]) + (hidden_dim,))
+        self.query_dense = keras.layers.Dense(width, dtype=self.dtype_policy, name="query_dense")
+        self.query_dense.build(tuple(embeddings_shape[:-1]) + (hidden_dim,))
+        if self.sparse_mode == 4:
+            self.threshold_kernel = self.add_weight(
+                name="threshold_kernel", shape=(self.num_layers, self.head_dim),
+                initializer="glorot_uniform",
+            )
+            self.threshold_bias = self.add_weight(
+                name="threshold_bias", shape=(self.num_layers,), initializer="zeros"
+            )
+        elif self.sparse_mode == 2:
+            self.layer_bias = self.add_weight(
+                name="layer_bias", shape=(self.num_layers,),
+                initializer=keras.initializers.Constant(1e-4),
+            )
+
+    def _heads(self, x):
+        # [B, T, L*K*H] -> [B, L, K, T, H]
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        x = ops.reshape(x, (batch, length, self.num_layers, self.num_heads, self.head_dim))
+        return ops.transpose(x, (0, 2, 3, 1, 4))
+
+    def _affinity(self, scores, queries, allowed):
+        mode = self.sparse_mode
+        if mode == 0:
+            return ops.square(scores)
+        if mode == 1:
+            return ops.square(ops.relu(scores))
+        if mode == 2:
+            bias = ops.cast(self.layer_bias, "float32")[None, :, None, None, None]
+            return ops.square(ops.relu(scores - bias))
+        if mode == 3:
+            values = ops.where(allowed > 0, ops.square(scores), -1.0)
+            length = ops.shape(scores)[-1]
+            k = ops.clip(
+                ops.cast(self.topk_rate * ops.sqrt(ops.cast(length, "float32")), "int32"),
+                1, length,
+            )
+            kth = ops.take(ops.sort(values, axis=-1), length - k, axis=-1)[..., None]
+            return ops.where(values >= kth, ops.square(scores), 0.0)
+        theta = ops.einsum(
+            "blkih,lh->blki", queries, ops.cast(self.threshold_kernel, "float32")
+        ) + ops.cast(self.threshold_bias, "float32")[None, :, None, None]
+        return ops.square(ops.relu(scores - theta[..., None]))
+
+    def call(self, embeddings, padding_mask=None, training=None):
+        keys = self._heads(self.key_dense(self.key_cnn(embeddings, padding_mask, training=training)))
+        queries = self._heads(self.query_dense(self.query_cnn(embeddings, padding_mask, training=training)))
+        # Squared scores overflow half precision quickly; graphs are always float32.
+        keys = ops.cast(keys, "float32")
+        queries = ops.cast(queries, "float32")
+        scores = ops.einsum("blkih,blkjh->blkij", queries, keys)
+        allowed = causal_padding_mask(padding_mask, ops.shape(embeddings)[1])
+        graphs = self._affinity(scores, queries, allowed) * allowed
+        return graphs / (ops.sum(graphs, axis=-1, keepdims=True) + self.epsilon)
+
+    def compute_output_shape(self, embeddings_shape, padding_mask_shape=None):
+        batch, length = embeddings_shape[0], embeddings_shape[1]
+        return (batch, self.num_layers, self.num_heads, length, length)
+
+    def compute_output_spec(self, embeddings, padding_mask=None, training=None):
+        return keras.KerasTensor(self.compute_output_shape(embeddings.shape), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            head_dim=self.head_dim,
+            cnn_layers=self.cnn_layers,
+            kernel_size=self.kernel_size,
+            sparse_mode=self.sparse_mode,
+            topk_rate=self.topk_rate,
+            epsilon=self.epsilon,
+        )
+        return config
+
+
+def topk_count(topk_rate, length):
+    """k of sparse mode 3 for a static length (documentation and tests)."""
+    return max(1, min(int(topk_rate * math.sqrt(length)), length))

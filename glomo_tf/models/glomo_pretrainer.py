@@ -1,0 +1,245 @@
+import keras
+import keras_hub
+from keras import ops
+
+from glomo_tf.configs import GLoMoConfig
+from glomo_tf.layers.context_decoder import ContextDecoder
+from glomo_tf.layers.feature_predictor import FeaturePredictor
+from glomo_tf.layers.graph_predictor import GraphPredictor
+
+DIRECTIONS = ("forward", "backward")
+
+
+def unpack_token_inputs(inputs):
+    """`ids` or `{"token_ids", "padding_mask"}` -> (int32 ids [B, T], bool mask [B, T])."""
+    if isinstance(inputs, dict):
+        if "token_ids" not in inputs:
+            raise ValueError(
+                f"Expected a dict with 'token_ids' (and optional 'padding_mask'), got keys {sorted(inputs)}."
+            )
+        ids = inputs["token_ids"]
+        mask = inputs.get("padding_mask")
+    else:
+        ids, mask = inputs, None
+    ids = ops.convert_to_tensor(ids)
+    if len(ids.shape) != 2:
+        raise ValueError(f"token_ids must be a rank-2 [batch, T] tensor, got shape {ids.shape}.")
+    if "int" not in str(ids.dtype):
+        raise ValueError(f"token_ids must be integers, got dtype {ids.dtype}.")
+    ids = ops.cast(ids, "int32")
+    if mask is None:
+        mask = ops.ones_like(ids, dtype="bool")
+    else:
+        mask = ops.cast(mask, "bool")
+    return ids, mask
+
+
+@keras.saving.register_keras_serializable(package="glomo_tf")
+class GLoMoPretrainer(keras.Model):
+    """The GLoMo pretraining network: both directions and the context-prediction loss.
+
+    One embedding E (uniform +-0.1) is shared by everything: the graph and feature predictors
+    read E(x), and the bias-free output softmax of each direction's `ContextDecoder` is tied
+    to E (`keras_hub.layers.ReversibleEmbedding`). Each direction has its own
+    `GraphPredictor`, `FeaturePredictor` and `ContextDecoder`; the backward network runs on
+    the reversed sequence. The loss is 0.5 * forward + 0.5 * backward, each the mean
+    cross-entropy of the next D units predicted from f_t^L at `num_sampled_positions`
+    positions t drawn with replacement from 0..T-D-1 (one draw shared by the batch, a fresh
+    one per direction). During evaluation the positions are fixed instead (every position,
+    or at most 4x the sampled count evenly spaced) so successive validations compare.
+
+    The loss lives in `compute_loss`, so the stock `fit` works on TensorFlow (also under
+    `tf.distribute`, where the loss is scaled per replica) and on JAX.
+
+    As released, the embedding's gradient is scaled by the inverse frequency of each token
+    in the batch (`scale_embedding_gradient`). Here the scale applies to the gradient that
+    flows through the lookup E(x); the gradient of the tied softmax, which touches every row
+    of E, is left as is.
+
+    Args:
+        config: a `GLoMoConfig` or its dict.
+        seed: int or None, seeds initialisation and the position sampler.
+
+    Inputs:
+        token ids `[batch, T]` int, or `{"token_ids": ..., "padding_mask": ...}`.
+
+    Outputs (of `call`):
+        `{"forward": {"logits": [N, D, V], "targets": [N, D], "weights": [N, D]},
+          "backward": {...}}` with N = batch x positions.
+
+    Example:
+    >>> model = GLoMoPretrainer(GLoMoConfig.tiny())
+    >>> model.compile(optimizer="adam")
+    >>> ids = keras.random.randint((4, 32), 0, 200)
+    >>> model.predict_graphs(ids).shape   # [B, 2, L, K, T, T]
+    (4, 2, 2, 2, 32, 32)
+    """
+
+    def __init__(self, config=None, seed=None, **kwargs):
+        kwargs.setdefault("name", "glomo_pretrainer")
+        super().__init__(**kwargs)
+        if config is None:
+            config = GLoMoConfig()
+        elif isinstance(config, dict):
+            config = GLoMoConfig.from_dict(config)
+        self.glomo_config = config
+        self.seed = seed
+        c = config
+        self.embedding = keras_hub.layers.ReversibleEmbedding(
+            c.vocabulary_size,
+            c.hidden_dim,
+            tie_weights=True,
+            embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1, seed=seed),
+            dtype=self.dtype_policy,
+            name="embedding",
+        )
+        self.graph_predictors, self.feature_predictors, self.decoders = {}, {}, {}
+        for direction in DIRECTIONS:
+            self.graph_predictors[direction] = GraphPredictor(
+                num_layers=c.num_layers, num_heads=c.num_heads, head_dim=c.head_dim,
+                cnn_layers=c.cnn_layers, kernel_size=c.kernel_size, sparse_mode=c.sparse_mode,
+                topk_rate=c.topk_rate, dtype=self.dtype_policy,
+                name=f"{direction}_graph_predictor",
+            )
+            self.feature_predictors[direction] = FeaturePredictor(
+                num_heads=c.num_heads, dtype=self.dtype_policy,
+                name=f"{direction}_feature_predictor",
+            )
+            self.decoders[direction] = ContextDecoder(
+                context_length=c.context_length, num_layers=c.decoder_layers,
+                dtype=self.dtype_policy, name=f"{direction}_decoder",
+            )
+        self.position_seed = keras.random.SeedGenerator(seed, name="position_seed")
+        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        )
+        # Built eagerly, like keras-hub backbones: weights exist (and can be loaded or
+        # exported) before the first call.
+        self.build()
+
+    def build(self, input_shape=None):
+        c = self.glomo_config
+        features = (None, None, c.hidden_dim)
+        graphs = (None, c.num_layers, c.num_heads, None, None)
+        builds = [(self.embedding, ((None, None),))]
+        for direction in DIRECTIONS:
+            builds += [
+                (self.graph_predictors[direction], (features,)),
+                (self.feature_predictors[direction], (features, graphs)),
+                (self.decoders[direction],
+                 ((None, c.hidden_dim), (None, c.context_length - 1, c.hidden_dim))),
+            ]
+        for layer, shapes in builds:
+            if not layer.built:
+                layer.build(*shapes)
+        self.built = True
+
+    def embed(self, token_ids):
+        """E(x), with the released inverse-frequency scaling of the gradient (value unchanged)."""
+        embeddings = self.embedding(token_ids)
+        if not self.glomo_config.scale_embedding_gradient:
+            return embeddings
+        counts = ops.bincount(
+            ops.reshape(token_ids, (-1,)), minlength=self.glomo_config.vocabulary_size
+        )
+        scale = 1.0 / ops.cast(ops.take(counts, token_ids), embeddings.dtype)
+        constant = ops.stop_gradient(embeddings)
+        return constant + (embeddings - constant) * scale[..., None]
+
+    def _check_length(self, ids):
+        length = ids.shape[1]
+        if length is not None and length <= self.glomo_config.context_length:
+            raise ValueError(
+                f"Sequences of length {length} are too short: context prediction needs "
+                f"T > D = {self.glomo_config.context_length}."
+            )
+
+    def predict_graphs(self, inputs, training=False):
+        """Graphs of both directions, `[B, 2, L, K, T, T]`; backward flipped to input order."""
+        ids, mask = unpack_token_inputs(inputs)
+        embeddings = self.embedding(ids)
+        forward = self.graph_predictors["forward"](embeddings, mask, training=training)
+        backward = self.graph_predictors["backward"](
+            ops.flip(embeddings, axis=1), ops.flip(mask, axis=1), training=training
+        )
+        backward = ops.flip(ops.flip(backward, axis=-1), axis=-2)
+        return ops.stack([forward, backward], axis=1)
+
+    def _positions(self, length, training):
+        c = self.glomo_config
+        span = length - c.context_length
+        if training:
+            return keras.random.randint(
+                (c.num_sampled_positions,), 0, span, seed=self.position_seed, dtype="int32"
+            )
+        count = ops.minimum(span, 4 * c.num_sampled_positions)
+        return ops.cast(
+            ops.floor(ops.arange(count, dtype="float32") * ops.cast(span, "float32")
+                      / ops.cast(count, "float32")),
+            "int32",
+        )
+
+    def _direction(self, direction, ids, mask, embeddings, training):
+        c = self.glomo_config
+        graphs = self.graph_predictors[direction](embeddings, mask, training=training)
+        features = self.feature_predictors[direction](embeddings, graphs)
+        positions = self._positions(ops.shape(ids)[1], training)
+        offsets = positions[:, None] + ops.arange(1, c.context_length + 1, dtype="int32")[None]
+        targets = ops.take(ids, offsets, axis=1)  # [B, P, D]
+        weights = ops.cast(ops.take(mask, offsets, axis=1), "float32") * ops.cast(
+            ops.take(mask, positions, axis=1), "float32"
+        )[..., None]
+        start = ops.take(features, positions, axis=1)  # [B, P, d]
+        next_embeddings = ops.take(embeddings, offsets[:, :-1], axis=1)  # [B, P, D-1, d]
+        hidden_dim = c.hidden_dim
+        hidden = self.decoders[direction](
+            ops.reshape(start, (-1, hidden_dim)),
+            ops.reshape(next_embeddings, (-1, c.context_length - 1, hidden_dim)),
+            training=training,
+        )
+        logits = ops.cast(self.embedding(hidden, reverse=True), "float32")
+        return {
+            "logits": logits,
+            "targets": ops.reshape(targets, (-1, c.context_length)),
+            "weights": ops.reshape(weights, (-1, c.context_length)),
+        }
+
+    def call(self, inputs, training=False):
+        ids, mask = unpack_token_inputs(inputs)
+        self._check_length(ids)
+        embeddings = self.embed(ids)
+        return {
+            "forward": self._direction("forward", ids, mask, embeddings, training),
+            "backward": self._direction(
+                "backward", ops.flip(ids, axis=1), ops.flip(mask, axis=1),
+                ops.flip(embeddings, axis=1), training,
+            ),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        losses = [
+            self.loss_fn(y_pred[d]["targets"], y_pred[d]["logits"], y_pred[d]["weights"])
+            for d in DIRECTIONS
+        ]
+        total = 0.5 * losses[0] + 0.5 * losses[1]
+        for extra in self.losses:
+            total = total + self._aggregate_additional_loss(extra)
+        return total
+
+    def get_config(self):
+        return {
+            "config": self.glomo_config.to_dict(),
+            "seed": self.seed,
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "dtype" in config and isinstance(config["dtype"], dict):
+            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
+        return cls(**config)
