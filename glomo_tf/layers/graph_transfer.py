@@ -1,0 +1,402 @@
+"""`GraphTransfer`: propagating downstream features along transferred GLoMo graphs."""
+
+import keras
+from keras import ops
+
+from glomo_tf.layers.gated_linear import GatedLinear
+
+MODES = ("graphs", "uniform", "none")
+DIRECTIONS = ("forward", "backward")
+
+
+def num_graph_candidates(num_graph_layers, num_heads, hierarchical=True):
+    """Number of candidate graphs per direction.
+
+    Per head: every `G^l` plus, when `hierarchical`, every product
+    `Λ^l = G^l Λ^{l-1}` for `l >= 2`, i.e. `2L - 1` (or `L`) per head.
+
+    Example:
+
+    >>> num_graph_candidates(3, 8)
+    40
+    """
+    per_head = 2 * num_graph_layers - 1 if hierarchical else num_graph_layers
+    return per_head * num_heads
+
+
+def _stack_weights(weights, shape):
+    """Stacks same-shaped variables (listed mixture-major, direction-minor).
+
+    `ops.stack` on variables fails on the TF backend (TF 2.21 / Keras 3.15:
+    "'str' object has no attribute 'base_dtype'"), so flatten and concatenate.
+    """
+    flat = [ops.reshape(weight, (-1,)) for weight in weights]
+    return ops.reshape(ops.concatenate(flat, axis=0), shape)
+
+
+@keras.saving.register_keras_serializable(package="glomo_tf")
+class GraphTransfer(keras.layers.Layer):
+    """Fuses downstream features with features propagated along GLoMo graphs.
+
+    The transfer step of GLoMo (spec, "Transfer to a downstream task"), with the
+    two released baselines in the same code path so comparisons are fair:
+
+    - `mode="graphs"`: for each direction (forward, backward), head `k` and
+      graph layer `l` the candidates are `G^l` and, with `hierarchical`, the
+      products `Λ^l = G^l Λ^{l-1}` (`Λ^1 = G^1`) for `l >= 2`. Each of
+      `num_mixtures` mixtures per direction weighs the candidates per token,
+      `w_i = softmax(W dropout(h_i) + b)` (or, with `token_conditioned=False`,
+      one logit vector per mixture, initialised to 0), giving
+      `M_ij = Σ_m w_im Γ^m_ij`. Then
+      `g_i = GatedLinear(dropout([h_i; s_1 (M^{fw,1} H)_i; s_2 (M^{bw,1} H)_i;
+      s_3 (M^{fw,2} H)_i; s_4 (M^{bw,2} H)_i; ...]))` maps `(1 + 2 num_mixtures) D`
+      to `D`, with learnable scalars `s` (init 1), and the output is
+      `[H; g]`, `[B, T, 2D]`.
+    - `mode="uniform"`: the released "uniform graph" baseline, a graph whose
+      every entry is `1/n` (n = number of real tokens): one vector per sequence,
+      the masked mean of `H` over the whole sequence (past and future),
+      `g_i = GatedLinear(dropout([h_i; mean]))`, `2D -> D`, output `[H; g]`,
+      `[B, T, 2D]`. No mixture or scale weights.
+    - `mode="none"`: feature-only baseline; returns `features` unchanged,
+      `[B, T, D]`, and has no weights.
+
+    `M H` is computed without forming `M`: every candidate is applied to `H`
+    (`Λ^l H = G^l (Λ^{l-1} H)`, so no `T x T` products are formed either) and
+    each row mixes the propagated rows, `(M H)_i = Σ_m w_im (Γ^m H)_i` —
+    the same math, `O(T^2 D)` per candidate instead of `O(T^3)`.
+
+    Padding: features at padded positions are zeroed before propagation and
+    before the uniform mean, so padded columns never leak even if the graphs
+    were not zero there; `g` is set to 0 at padded rows (the `H` half of the
+    output is passed through as given). An all-padding sequence yields finite
+    outputs (its mean is 0).
+
+    The mixture logits carry a bias (`W h_i + b`, as a `Linear` does in the
+    released PyTorch code); the spec writes `W h_i`.
+
+    Args:
+        mode: `"graphs"`, `"uniform"` or `"none"`.
+        num_mixtures: positive int, mixtures per direction (released: 2).
+        hierarchical: use the products `Λ^l` as candidates besides the `G^l`.
+        token_conditioned: mixture weights from each token's features (`True`,
+            released) or one global logit vector per mixture (`False`).
+        dropout: float in `[0, 1)`, applied to `h` before the mixture logits and
+            to the gate's input.
+        kernel_initializer: initializer for the mixture kernels and the gate.
+        bias_initializer: initializer for the mixture biases and the gate.
+        seed: optional int seed for the dropout.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        features: `H`, float tensor `[B, T, D]` (`D` known at build time).
+        graphs: float tensor `[B, 2, L, K, T, T]`: index 0 of axis 1 = forward
+            (row `i` reads `j < i`), index 1 = backward already flipped to
+            input order (`j > i`); rows sum to 1 or 0. Required in mode
+            `"graphs"`, ignored otherwise. `L` and `K` are fixed at build time.
+        mask: optional `[B, T]`, 1 (or True) for real tokens. Default: all real.
+        training: whether dropout is active.
+
+    Returns:
+        `[B, T, 2D]` in modes `"graphs"` and `"uniform"`, `[B, T, D]` in mode
+        `"none"`.
+
+    Weights (mode `"graphs"`, per direction `fw`/`bw` and mixture `m`, 1-based):
+    `{dir}_mixture_{m}_kernel` `[D, C]` and `{dir}_mixture_{m}_bias` `[C]` when
+    token-conditioned, else `{dir}_mixture_{m}_logits` `[C]`;
+    `mixture_scales` `[2 num_mixtures]` ordered `fw1, bw1, fw2, bw2, ...`;
+    plus the gate's four. `C = num_graph_candidates(L, K, hierarchical)`;
+    candidate `c = kind * K + head`, kinds ordered
+    `G^1, G^2, Λ^2, G^3, Λ^3, ...` (only the `G^l` without `hierarchical`).
+
+    Example:
+
+    >>> layer = GraphTransfer(mode="graphs", num_mixtures=2)
+    >>> h = keras.ops.ones((2, 5, 6))
+    >>> g = keras.ops.ones((2, 2, 3, 4, 5, 5)) / 5.0
+    >>> tuple(layer(h, graphs=g).shape)
+    (2, 5, 12)
+    >>> tuple(GraphTransfer(mode="uniform")(h).shape)
+    (2, 5, 12)
+    """
+
+    def __init__(
+        self,
+        mode="graphs",
+        num_mixtures=2,
+        hierarchical=True,
+        token_conditioned=True,
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(
+                f"GraphTransfer: unknown mode {mode!r}; expected one of {MODES}."
+            )
+        if (
+            isinstance(num_mixtures, bool)
+            or not isinstance(num_mixtures, int)
+            or num_mixtures <= 0
+        ):
+            raise ValueError(
+                "GraphTransfer: `num_mixtures` must be a positive int, got "
+                f"{num_mixtures!r}."
+            )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(
+                f"GraphTransfer: `dropout` must be in [0, 1), got {dropout!r}."
+            )
+        self.mode = mode
+        self.num_mixtures = num_mixtures
+        self.hierarchical = bool(hierarchical)
+        self.token_conditioned = bool(token_conditioned)
+        self.dropout = float(dropout)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.seed = seed
+        self.supports_masking = True
+        self.num_graph_layers = None
+        self.num_heads = None
+        self.num_candidates = None
+        self.dropout_layer = keras.layers.Dropout(self.dropout, seed=seed)
+        # Created in build(): its size depends on D.
+        self.gate = None
+
+    # ----------------------------------------------------------------- checks
+    def _check_features_shape(self, features_shape):
+        if len(features_shape) != 3:
+            raise ValueError(
+                "GraphTransfer: `features` must be [B, T, D], got shape "
+                f"{tuple(features_shape)}."
+            )
+        if features_shape[-1] is None:
+            raise ValueError(
+                "GraphTransfer: the feature size D (last axis of `features`) "
+                "must be known."
+            )
+
+    def _check_graphs_shape(self, features_shape, graphs_shape):
+        if graphs_shape is None:
+            raise ValueError(
+                "GraphTransfer: mode='graphs' needs `graphs` [B, 2, L, K, T, T]; "
+                "got None (use mode='uniform' or 'none' for the baselines)."
+            )
+        graphs_shape = tuple(graphs_shape)
+        if len(graphs_shape) != 6:
+            raise ValueError(
+                "GraphTransfer: `graphs` must be [B, 2, L, K, T, T] (rank 6), "
+                f"got shape {graphs_shape}."
+            )
+        if graphs_shape[1] != 2:
+            raise ValueError(
+                "GraphTransfer: axis 1 of `graphs` must hold the 2 directions "
+                f"(forward, backward), got shape {graphs_shape}."
+            )
+        if graphs_shape[2] is None or graphs_shape[3] is None:
+            raise ValueError(
+                "GraphTransfer: the number of graph layers L and heads K "
+                f"(axes 2, 3 of `graphs`) must be known, got {graphs_shape}."
+            )
+        rows, cols = graphs_shape[4], graphs_shape[5]
+        if rows is not None and cols is not None and rows != cols:
+            raise ValueError(
+                "GraphTransfer: `graphs` must be square T x T on its last two "
+                f"axes, got shape {graphs_shape}."
+            )
+        steps = features_shape[1]
+        for size in (rows, cols):
+            if steps is not None and size is not None and size != steps:
+                raise ValueError(
+                    f"GraphTransfer: `features` has T={steps} but `graphs` has "
+                    f"T={size} (features {tuple(features_shape)}, graphs "
+                    f"{graphs_shape})."
+                )
+        batch, graphs_batch = features_shape[0], graphs_shape[0]
+        if batch is not None and graphs_batch is not None and batch != graphs_batch:
+            raise ValueError(
+                f"GraphTransfer: `features` has batch {batch} but `graphs` has "
+                f"batch {graphs_batch}."
+            )
+        if self.num_graph_layers is not None and (
+            graphs_shape[2] != self.num_graph_layers
+            or graphs_shape[3] != self.num_heads
+        ):
+            raise ValueError(
+                "GraphTransfer: the layer was built for L="
+                f"{self.num_graph_layers}, K={self.num_heads} graphs, got "
+                f"shape {graphs_shape}."
+            )
+
+    # ------------------------------------------------------------------ build
+    def build(self, features_shape, graphs_shape=None):
+        self._check_features_shape(features_shape)
+        dim = features_shape[-1]
+        if self.mode == "graphs":
+            self._check_graphs_shape(features_shape, graphs_shape)
+            self.num_graph_layers = int(graphs_shape[2])
+            self.num_heads = int(graphs_shape[3])
+            self.num_candidates = num_graph_candidates(
+                self.num_graph_layers, self.num_heads, self.hierarchical
+            )
+            self._build_mixtures(dim)
+            gate_input_dim = (1 + 2 * self.num_mixtures) * dim
+        elif self.mode == "uniform":
+            gate_input_dim = 2 * dim
+        if self.mode != "none":
+            self.gate = GatedLinear(
+                units=dim,
+                kernel_initializer=self.kernel_initializer,
+                bias_initializer=self.bias_initializer,
+                dtype=self.dtype_policy,
+                name="gate",
+            )
+            self.gate.build((None, None, gate_input_dim))
+
+    def _build_mixtures(self, dim):
+        self.mixture_kernels = []
+        self.mixture_biases = []
+        self.mixture_logits = []
+        for m in range(self.num_mixtures):
+            for direction in ("fw", "bw"):
+                prefix = f"{direction}_mixture_{m + 1}"
+                if self.token_conditioned:
+                    self.mixture_kernels.append(
+                        self.add_weight(
+                            name=f"{prefix}_kernel",
+                            shape=(dim, self.num_candidates),
+                            initializer=self.kernel_initializer,
+                        )
+                    )
+                    self.mixture_biases.append(
+                        self.add_weight(
+                            name=f"{prefix}_bias",
+                            shape=(self.num_candidates,),
+                            initializer=self.bias_initializer,
+                        )
+                    )
+                else:
+                    self.mixture_logits.append(
+                        self.add_weight(
+                            name=f"{prefix}_logits",
+                            shape=(self.num_candidates,),
+                            initializer="zeros",
+                        )
+                    )
+        self.mixture_scales = self.add_weight(
+            name="mixture_scales",
+            shape=(2 * self.num_mixtures,),
+            initializer="ones",
+        )
+
+    # ------------------------------------------------------------------- call
+    def call(self, features, graphs=None, mask=None, training=None):
+        self._check_features_shape(features.shape)
+        if self.mode == "none":
+            return features
+        if mask is None:
+            mask = ops.ones(ops.shape(features)[:2], dtype=features.dtype)
+        else:
+            if len(mask.shape) != 2:
+                raise ValueError(
+                    f"GraphTransfer: `mask` must be [B, T], got shape "
+                    f"{tuple(mask.shape)}."
+                )
+            mask = ops.cast(mask, features.dtype)
+        real = ops.expand_dims(mask, -1)
+        masked_features = ops.where(real > 0, features, ops.zeros_like(features))
+
+        if self.mode == "graphs":
+            graphs_shape = None if graphs is None else graphs.shape
+            self._check_graphs_shape(features.shape, graphs_shape)
+            contexts = self._mixed_contexts(
+                features, masked_features, ops.cast(graphs, features.dtype), training
+            )
+        else:
+            count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+            mean = ops.sum(masked_features, axis=1) / count
+            contexts = ops.zeros_like(features) + ops.expand_dims(mean, 1)
+
+        gate_inputs = ops.concatenate([features, contexts], axis=-1)
+        gated = self.gate(self.dropout_layer(gate_inputs, training=training))
+        gated = ops.where(real > 0, gated, ops.zeros_like(gated))
+        return ops.concatenate([features, gated], axis=-1)
+
+    def _propagated_candidates(self, masked_features, graphs):
+        """`Γ^c H` for every candidate: `[B, 2, C, T, D]`."""
+        # [B, 1, 1, T, D] broadcasts against per-direction, per-head graphs.
+        values = ops.expand_dims(ops.expand_dims(masked_features, 1), 1)
+        kinds = []
+        chained = None
+        for layer in range(self.num_graph_layers):
+            graph = graphs[:, :, layer]  # [B, 2, K, T, T]
+            kinds.append(ops.matmul(graph, values))  # G^l H
+            if self.hierarchical:
+                if chained is None:
+                    chained = kinds[-1]  # Λ^1 H = G^1 H
+                else:
+                    chained = ops.matmul(graph, chained)  # Λ^l H
+                    kinds.append(chained)
+        return ops.concatenate(kinds, axis=2)
+
+    def _mixed_contexts(self, features, masked_features, graphs, training):
+        """`[s_1 (M^{fw,1} H)_i; s_2 (M^{bw,1} H)_i; ...]`: `[B, T, 2 M D]`."""
+        propagated = self._propagated_candidates(masked_features, graphs)
+        mixtures, dim = self.num_mixtures, features.shape[-1]
+        if self.token_conditioned:
+            kernel = _stack_weights(
+                self.mixture_kernels, (mixtures, 2, dim, self.num_candidates)
+            )
+            bias = _stack_weights(
+                self.mixture_biases, (mixtures, 2, self.num_candidates)
+            )
+            dropped = self.dropout_layer(features, training=training)
+            logits = ops.einsum("bid,mndc->bnmic", dropped, kernel)
+            logits = logits + ops.expand_dims(ops.transpose(bias, (1, 0, 2)), 2)
+            weights = ops.softmax(logits, axis=-1)  # [B, 2, M, T, C]
+            mixed = ops.einsum("bnmic,bncid->bimnd", weights, propagated)
+        else:
+            logits = _stack_weights(
+                self.mixture_logits, (mixtures, 2, self.num_candidates)
+            )
+            weights = ops.softmax(logits, axis=-1)  # [M, 2, C]
+            mixed = ops.einsum("mnc,bncid->bimnd", weights, propagated)
+        scales = ops.reshape(self.mixture_scales, (1, 1, mixtures, 2, 1))
+        mixed = mixed * ops.cast(scales, mixed.dtype)  # [B, T, M, 2, D]
+        steps = ops.shape(features)[1]
+        return ops.reshape(mixed, (-1, steps, mixtures * 2 * dim))
+
+    # ------------------------------------------------------------ Keras glue
+    def compute_mask(self, features, mask=None):
+        if mask is None:
+            return None
+        return ops.cast(mask, "bool")
+
+    def compute_output_shape(self, features_shape, graphs_shape=None):
+        features_shape = tuple(features_shape)
+        if self.mode == "none":
+            return features_shape
+        dim = features_shape[-1]
+        return features_shape[:-1] + (None if dim is None else 2 * dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "mode": self.mode,
+                "num_mixtures": self.num_mixtures,
+                "hierarchical": self.hierarchical,
+                "token_conditioned": self.token_conditioned,
+                "dropout": self.dropout,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "seed": self.seed,
+            }
+        )
+        return config
