@@ -6,7 +6,6 @@ from keras import ops
 from glomo_tf.layers.gated_linear import GatedLinear
 
 MODES = ("graphs", "uniform", "none")
-DIRECTIONS = ("forward", "backward")
 
 
 def num_graph_candidates(num_graph_layers, num_heads, hierarchical=True):
@@ -24,13 +23,14 @@ def num_graph_candidates(num_graph_layers, num_heads, hierarchical=True):
     return per_head * num_heads
 
 
-def _stack_weights(weights, shape):
+def _stack_weights(weights, shape, dtype):
     """Stacks same-shaped variables (listed mixture-major, direction-minor).
 
     `ops.stack` on variables fails on the TF backend (TF 2.21 / Keras 3.15:
     "'str' object has no attribute 'base_dtype'"), so flatten and concatenate.
     """
-    flat = [ops.reshape(weight, (-1,)) for weight in weights]
+    # Explicit cast: reshaped variables are not autocast under mixed precision.
+    flat = [ops.reshape(ops.cast(weight, dtype), (-1,)) for weight in weights]
     return ops.reshape(ops.concatenate(flat, axis=0), shape)
 
 
@@ -297,16 +297,14 @@ class GraphTransfer(keras.layers.Layer):
         if self.mode == "none":
             return features
         if mask is None:
-            mask = ops.ones(ops.shape(features)[:2], dtype=features.dtype)
-        else:
-            if len(mask.shape) != 2:
-                raise ValueError(
-                    f"GraphTransfer: `mask` must be [B, T], got shape "
-                    f"{tuple(mask.shape)}."
-                )
-            mask = ops.cast(mask, features.dtype)
-        real = ops.expand_dims(mask, -1)
-        masked_features = ops.where(real > 0, features, ops.zeros_like(features))
+            mask = ops.ones(ops.shape(features)[:2], dtype="bool")
+        elif len(mask.shape) != 2:
+            raise ValueError(
+                f"GraphTransfer: `mask` must be [B, T], got shape "
+                f"{tuple(mask.shape)}."
+            )
+        real = ops.expand_dims(ops.cast(mask, "bool"), -1)  # [B, T, 1]
+        masked_features = ops.where(real, features, ops.zeros_like(features))
 
         if self.mode == "graphs":
             graphs_shape = None if graphs is None else graphs.shape
@@ -315,13 +313,15 @@ class GraphTransfer(keras.layers.Layer):
                 features, masked_features, ops.cast(graphs, features.dtype), training
             )
         else:
-            count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
-            mean = ops.sum(masked_features, axis=1) / count
+            # float32: low-precision sums stop counting exactly past 256 tokens.
+            count = ops.sum(ops.cast(real, "float32"), axis=1)  # [B, 1]
+            total = ops.sum(ops.cast(masked_features, "float32"), axis=1)
+            mean = ops.cast(total / ops.maximum(count, 1.0), features.dtype)
             contexts = ops.zeros_like(features) + ops.expand_dims(mean, 1)
 
         gate_inputs = ops.concatenate([features, contexts], axis=-1)
         gated = self.gate(self.dropout_layer(gate_inputs, training=training))
-        gated = ops.where(real > 0, gated, ops.zeros_like(gated))
+        gated = ops.where(real, gated, ops.zeros_like(gated))
         return ops.concatenate([features, gated], axis=-1)
 
     def _propagated_candidates(self, masked_features, graphs):
@@ -345,23 +345,29 @@ class GraphTransfer(keras.layers.Layer):
         """`[s_1 (M^{fw,1} H)_i; s_2 (M^{bw,1} H)_i; ...]`: `[B, T, 2 M D]`."""
         propagated = self._propagated_candidates(masked_features, graphs)
         mixtures, dim = self.num_mixtures, features.shape[-1]
+        candidates = self.num_candidates
+        # Logits and softmax in float32, as attention does under mixed precision.
         if self.token_conditioned:
             kernel = _stack_weights(
-                self.mixture_kernels, (mixtures, 2, dim, self.num_candidates)
+                self.mixture_kernels, (mixtures, 2, dim, candidates), "float32"
             )
             bias = _stack_weights(
-                self.mixture_biases, (mixtures, 2, self.num_candidates)
+                self.mixture_biases, (mixtures, 2, candidates), "float32"
             )
-            dropped = self.dropout_layer(features, training=training)
+            dropped = ops.cast(
+                self.dropout_layer(features, training=training), "float32"
+            )
             logits = ops.einsum("bid,mndc->bnmic", dropped, kernel)
             logits = logits + ops.expand_dims(ops.transpose(bias, (1, 0, 2)), 2)
             weights = ops.softmax(logits, axis=-1)  # [B, 2, M, T, C]
+            weights = ops.cast(weights, propagated.dtype)
             mixed = ops.einsum("bnmic,bncid->bimnd", weights, propagated)
         else:
             logits = _stack_weights(
-                self.mixture_logits, (mixtures, 2, self.num_candidates)
+                self.mixture_logits, (mixtures, 2, candidates), "float32"
             )
             weights = ops.softmax(logits, axis=-1)  # [M, 2, C]
+            weights = ops.cast(weights, propagated.dtype)
             mixed = ops.einsum("mnc,bncid->bimnd", weights, propagated)
         scales = ops.reshape(self.mixture_scales, (1, 1, mixtures, 2, 1))
         mixed = mixed * ops.cast(scales, mixed.dtype)  # [B, T, M, 2, D]

@@ -7,7 +7,9 @@ import pytest
 from glomo_tf.layers.gated_linear import GatedLinear
 
 
-def run_layer_test(init_kwargs, input_shape, expected_output_shape, expected_num_weights):
+def run_layer_test(
+    init_kwargs, input_shape, expected_output_shape, expected_num_weights
+):
     """Builds `GatedLinear(**init_kwargs)`, calls it, checks shape and weights."""
     layer = GatedLinear(**init_kwargs)
     inputs = np.random.default_rng(0).normal(size=input_shape).astype("float32")
@@ -48,14 +50,18 @@ def test_hand_set_weights():
     layer.gate_kernel.assign([[0.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
     layer.gate_bias.assign([0.0, -1.0])
     x = np.array([[1.0, 1.0, 2.0]], "float32")
-    # value = [1 + 2 + 0.5, 0 - 1 + 2] = [3.5, 1]; gate = sigmoid([0, 1 - 1]) = [.5, .5]
+    # value = [1 + 2 + 0.5, -1 + 2] = [3.5, 1]; gate = sigmoid([0, 1 - 1])
     expected = np.array([[3.5 * 0.5, 1.0 * 0.5]])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-6
+    )
 
     layer.gate_bias.assign([2.0, 0.0])
     sig = lambda z: 1.0 / (1.0 + math.exp(-z))  # noqa: E731
     expected = np.array([[3.5 * sig(2.0), 1.0 * sig(1.0)]])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-6
+    )
 
 
 def test_saved_model_round_trip(tmp_path):

@@ -334,7 +334,11 @@ def transfer_model(init_kwargs, dim=3, layers=2, heads=2):
 
 @pytest.mark.parametrize(
     "init_kwargs",
-    [{"mode": "graphs"}, {"mode": "graphs", "token_conditioned": False}, {"mode": "uniform"}],
+    [
+        {"mode": "graphs"},
+        {"mode": "graphs", "token_conditioned": False},
+        {"mode": "uniform"},
+    ],
 )
 def test_saved_model_round_trip(tmp_path, init_kwargs):
     rng = np.random.default_rng(10)
@@ -355,6 +359,7 @@ def test_saved_model_round_trip(tmp_path, init_kwargs):
     np.testing.assert_allclose(restored.predict(inputs, verbose=0), before, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_fit_reduces_loss_and_trains_every_weight():
     keras.utils.set_random_seed(11)
     rng = np.random.default_rng(11)
@@ -371,7 +376,8 @@ def test_fit_reduces_loss_and_trains_every_weight():
     layer = model.get_layer("transfer")
     start = {w.path: to_numpy(w).copy() for w in layer.trainable_weights}
     history = model.fit(
-        [h, graphs, mask], target.astype("float32"), epochs=40, batch_size=batch, verbose=0
+        [h, graphs, mask], target.astype("float32"), epochs=20, batch_size=batch,
+        verbose=0,
     )
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0]
@@ -436,3 +442,33 @@ def test_bad_mask_rank():
         GraphTransfer(mode="uniform")(
             np.zeros((2, 4, 3), "float32"), mask=np.ones((2, 4, 1), "float32")
         )
+
+
+def test_mixed_precision():
+    rng = np.random.default_rng(12)
+    h = rng.normal(size=(2, 4, 3)).astype("float32")
+    graphs = causal_graphs(rng, 2, 2, 2, 4)
+    layer = GraphTransfer(dtype="mixed_bfloat16")
+    out = layer(h, graphs=graphs)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    dtypes = {keras.backend.standardize_dtype(w.dtype) for w in layer.weights}
+    assert dtypes == {"float32"}
+    reference = GraphTransfer()
+    reference(h, graphs=graphs)
+    reference.set_weights(layer.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(keras.ops.cast(out, "float32")),
+        to_numpy(reference(h, graphs=graphs)),
+        atol=0.1,
+    )
+
+
+def test_keras_mask_from_embedding_is_used():
+    ids = np.array([[3, 1, 2, 0], [4, 5, 0, 0]], "int32")
+    embedding = keras.layers.Embedding(8, 3, mask_zero=True)
+    layer = GraphTransfer(mode="uniform")
+    implicit = to_numpy(layer(embedding(ids)))
+    explicit = to_numpy(
+        layer(to_numpy(embedding(ids)), mask=(ids > 0).astype("float32"))
+    )
+    np.testing.assert_allclose(implicit, explicit, rtol=1e-6)
