@@ -156,14 +156,32 @@ class GLoMoPretrainer(keras.Model):
 
     def predict_graphs(self, inputs, training=False):
         """Graphs of both directions, `[B, 2, L, K, T, T]`; backward flipped to input order."""
+        return self._encode(inputs, training, with_features=False)["graphs"]
+
+    def encode(self, inputs, training=False):
+        """Graphs `[B, 2, L, K, T, T]` and final features f^L `[B, 2, T, d]` of both directions.
+
+        The backward direction is flipped back to input order: `features[:, 1, t]` summarises
+        the units from t to the end.
+        """
+        return self._encode(inputs, training, with_features=True)
+
+    def _encode(self, inputs, training, with_features):
         ids, mask = unpack_token_inputs(inputs)
         embeddings = self.embedding(ids)
-        forward = self.graph_predictors["forward"](embeddings, mask, training=training)
-        backward = self.graph_predictors["backward"](
-            ops.flip(embeddings, axis=1), ops.flip(mask, axis=1), training=training
-        )
-        backward = ops.flip(ops.flip(backward, axis=-1), axis=-2)
-        return ops.stack([forward, backward], axis=1)
+        graphs, features = [], []
+        for direction in DIRECTIONS:
+            flip = direction == "backward"
+            e, m = (ops.flip(embeddings, 1), ops.flip(mask, 1)) if flip else (embeddings, mask)
+            g = self.graph_predictors[direction](e, m, training=training)
+            if with_features:
+                f = self.feature_predictors[direction](e, g)
+                features.append(ops.flip(f, 1) if flip else f)
+            graphs.append(ops.flip(ops.flip(g, -1), -2) if flip else g)
+        result = {"graphs": ops.stack(graphs, axis=1)}
+        if with_features:
+            result["features"] = ops.stack(features, axis=1)
+        return result
 
     def _positions(self, length, training):
         c = self.glomo_config

@@ -1,0 +1,149 @@
+import numpy as np
+import pytest
+
+from glomo_tf.layers.graph_predictor import GraphPredictor, topk_count
+from tests.layer_test_case import run_layer_test
+
+SMALL = dict(num_layers=2, num_heads=3, head_dim=4, cnn_layers=2, kernel_size=3)
+
+
+def _inputs(batch=2, length=7, dim=6, seed=0):
+    return np.random.RandomState(seed).randn(batch, length, dim).astype("float32")
+
+
+def _numpy_graphs(layer, x, mask):
+    """The spec's formulas in numpy, from the layer's own weights (inference-mode BatchNorm)."""
+    def cnn(stack, h):
+        for conv, norm in zip(stack.convs, stack.norms):
+            h = h * mask[..., None]
+            w, b = np.asarray(conv.kernel), np.asarray(conv.bias)
+            k = w.shape[0]
+            padded = np.concatenate([np.zeros((h.shape[0], k - 1, h.shape[2])), h], axis=1)
+            h = sum(padded[:, i:i + h.shape[1]] @ w[i] for i in range(k)) + b
+            h = (h - np.asarray(norm.moving_mean)) / np.sqrt(np.asarray(norm.moving_variance) + norm.epsilon)
+            h = np.maximum(h * np.asarray(norm.gamma) + np.asarray(norm.beta), 0)
+        return h
+
+    def heads(dense, h):
+        y = h @ np.asarray(dense.kernel) + np.asarray(dense.bias)
+        b, t = y.shape[:2]
+        return y.reshape(b, t, layer.num_layers, layer.num_heads, layer.head_dim).transpose(0, 2, 3, 1, 4)
+
+    k = heads(layer.key_dense, cnn(layer.key_cnn, x))
+    q = heads(layer.query_dense, cnn(layer.query_cnn, x))
+    s = np.einsum("blkih,blkjh->blkij", q, k)
+    t = x.shape[1]
+    allowed = np.tril(np.ones((t, t)), -1)[None] * mask[:, :, None] * mask[:, None, :]
+    allowed = allowed[:, None, None]
+    if layer.sparse_mode == 4:
+        theta = np.einsum("blkih,lh->blki", q, np.asarray(layer.threshold_kernel))
+        theta = theta + np.asarray(layer.threshold_bias)[None, :, None, None]
+        g = np.maximum(s - theta[..., None], 0) ** 2
+    elif layer.sparse_mode == 0:
+        g = s ** 2
+    elif layer.sparse_mode == 1:
+        g = np.maximum(s, 0) ** 2
+    elif layer.sparse_mode == 2:
+        g = np.maximum(s - np.asarray(layer.layer_bias)[None, :, None, None, None], 0) ** 2
+    else:
+        k_top = topk_count(layer.topk_rate, t)
+        g = np.zeros_like(s)
+        for idx in np.ndindex(*s.shape[:-1]):
+            row_allowed = allowed[(idx[0], 0, 0, idx[3])] > 0
+            vals = np.where(row_allowed, s[idx] ** 2, -1.0)
+            kth = np.sort(vals)[t - k_top]
+            g[idx] = np.where(vals >= kth, s[idx] ** 2, 0.0)
+    g = g * allowed
+    return g / (g.sum(-1, keepdims=True) + layer.epsilon)
+
+
+@pytest.mark.parametrize("mode,extra", [(0, 0), (1, 0), (2, 1), (3, 0), (4, 2)])
+def test_layer_basics(mode, extra, tmp_path):
+    # Two CNNs (2 blocks x 4 trainable, 2 moving stats each) + key/query Dense (2 each) + mode weights.
+    run_layer_test(
+        GraphPredictor,
+        dict(SMALL, sparse_mode=mode),
+        _inputs(),
+        expected_output_shape=(2, 2, 3, 7, 7),
+        expected_num_trainable_weights=2 * 8 + 4 + extra,
+        expected_num_non_trainable_weights=8,
+        tmp_path=tmp_path if mode == 4 else None,
+    )
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 3, 4])
+def test_matches_numpy_reference(mode):
+    layer = GraphPredictor(**dict(SMALL, sparse_mode=mode, topk_rate=1.0))
+    x = _inputs(length=9)
+    mask = np.array([[1] * 9, [1] * 6 + [0] * 3], dtype="float32")
+    layer(x, padding_mask=mask)
+    if mode == 2:
+        layer.layer_bias.assign(np.array([0.5, -0.25], dtype="float32"))
+    got = np.asarray(layer(x, padding_mask=mask, training=False))
+    np.testing.assert_allclose(got, _numpy_graphs(layer, x.astype("float64"), mask), atol=2e-5)
+
+
+def test_hand_computed_affinity():
+    # T=3, one layer, one head of size 1, identity-like CNN: scores and threshold by hand.
+    layer = GraphPredictor(num_layers=1, num_heads=1, head_dim=1, cnn_layers=1, kernel_size=1)
+    x = np.array([[[1.0], [2.0], [3.0]]], dtype="float32")
+    layer(x)
+    for stack in (layer.key_cnn, layer.query_cnn):
+        stack.convs[0].kernel.assign(np.ones((1, 1, 1), "float32"))
+        stack.norms[0].epsilon = 0.0
+    layer.key_dense.kernel.assign(np.ones((1, 1), "float32"))
+    layer.query_dense.kernel.assign(np.ones((1, 1), "float32"))
+    layer.threshold_kernel.assign(np.array([[1.0]], "float32"))
+    layer.threshold_bias.assign(np.array([0.5], "float32"))
+    g = np.asarray(layer(x, training=False))[0, 0, 0]
+    # k_j = j+1, q_i = i+1, s_ij = (i+1)(j+1), theta_i = (i+1) + 0.5.
+    # row 1: j=0: relu(2 - 2.5) = 0 -> empty row; row 2: j=0: relu(3-3.5)=0, j=1: relu(6-3.5)^2.
+    expected = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]], dtype="float32")
+    np.testing.assert_allclose(g, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", [0, 1, 3, 4])
+def test_causal_rows_and_sums(mode):
+    layer = GraphPredictor(**dict(SMALL, sparse_mode=mode))
+    x = _inputs(length=10)
+    mask = np.array([[1] * 10, [1] * 4 + [0] * 6])
+    g = np.asarray(layer(x, padding_mask=mask))
+    assert np.all(np.triu(np.ones((10, 10))) * g == 0), "a unit saw itself or the future"
+    sums = g.sum(-1)
+    assert np.all(np.isclose(sums, 1, atol=1e-5) | np.isclose(sums, 0, atol=1e-7))
+    assert np.all(g[1, :, :, 4:, :] == 0) and np.all(g[1, :, :, :, 4:] == 0), "padding leaked"
+    assert np.all(np.isfinite(g))
+    if mode in (0, 3):
+        # Squared scores are positive almost surely: every row with a past has weight.
+        np.testing.assert_allclose(sums[0, :, :, 1:], 1, atol=1e-5)
+
+
+def test_no_information_from_the_future():
+    layer = GraphPredictor(**SMALL)
+    x = _inputs(batch=1, length=12)
+    y = x.copy()
+    y[:, 7:] = 3.0
+    a = np.asarray(layer(x, training=False))
+    b = np.asarray(layer(y, training=False))
+    np.testing.assert_allclose(a[..., :7, :], b[..., :7, :], atol=1e-6)
+
+
+def test_padding_invariance():
+    layer = GraphPredictor(**SMALL)
+    x = _inputs(batch=1, length=6)
+    padded = np.concatenate([x, np.full((1, 4, 6), 9.0, "float32")], axis=1)
+    mask = np.array([[1] * 6 + [0] * 4])
+    a = np.asarray(layer(x, training=False))
+    b = np.asarray(layer(padded, padding_mask=mask, training=False))
+    np.testing.assert_allclose(a, b[..., :6, :6], atol=1e-6)
+
+
+def test_topk_count_is_clamped():
+    assert topk_count(1.0, 16) == 4
+    assert topk_count(0.01, 16) == 1
+    assert topk_count(100.0, 16) == 16
+
+
+def test_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="sparse_mode"):
+        GraphPredictor(sparse_mode=5)
