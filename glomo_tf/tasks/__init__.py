@@ -1,0 +1,1 @@
+"""Downstream tasks: data, models and metrics (IMDB, SST-2, NLI, SQuAD)."""

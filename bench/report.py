@@ -1,0 +1,56 @@
+"""Writes one benchmark's results into BENCHMARKS.md, replacing that benchmark's previous section."""
+
+import datetime
+import os
+import platform
+import re
+import shlex
+import sys
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "BENCHMARKS.md")
+HEADER = (
+    "# Benchmarks\n\n"
+    "Every section is written by the script it names (`bench/*.py`), with the command, date and\n"
+    "machine. Figures compared side by side were measured in the same process.\n"
+)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
+
+
+def write_section(name, title, body):
+    """Replaces (or appends) the section `name` of BENCHMARKS.md with `body` plus provenance."""
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"<!-- bench:{name} -->\n## {title}\n\n"
+        f"Command: `{command}`  \nDate: {stamp}  \nMachine: {machine()}\n\n"
+        f"{body.rstrip()}\n<!-- /bench:{name} -->\n"
+    )
+    text = open(BENCHMARKS).read() if os.path.exists(BENCHMARKS) else HEADER
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip() + "\n\n" + section
+    tmp = BENCHMARKS + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, BENCHMARKS)
+    print(section)
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
