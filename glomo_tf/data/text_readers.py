@@ -360,9 +360,17 @@ class CorpusReader:
                 base = os.path.basename(name)
                 if base.startswith("."):
                     continue
-                if imdb is None and self.format in ("auto", "imdb"):
-                    if self.format == "imdb" or _IMDB_MEMBER.search(name):
-                        imdb = True
+                if imdb is None:
+                    # Decided on the first file: a streamed archive cannot look ahead,
+                    # and the IMDB tarballs start with `aclImdb/README`.
+                    imdb = self.format == "imdb" or (
+                        self.format == "auto"
+                        and (
+                            _IMDB_MEMBER.search(name) is not None
+                            or name.startswith("aclImdb/")
+                            or "/aclImdb/" in name
+                        )
+                    )
                 if imdb:
                     if not _imdb_selected(name, self.imdb_subsets):
                         continue

@@ -133,7 +133,10 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         dtype="int32",
         **kwargs,
     ):
-        if not isinstance(dtype, str) or not dtype.startswith(("int", "uint")):
+        dtype_name = dtype.name if isinstance(dtype, keras.DTypePolicy) else dtype
+        if not isinstance(dtype_name, (str, dict)) or (
+            isinstance(dtype_name, str) and not dtype_name.startswith(("int", "uint"))
+        ):
             raise ValueError(f"`dtype` must be an integer dtype; got {dtype!r}.")
         for name, value in (("sequence_length", sequence_length), ("max_length", max_length)):
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -294,6 +297,8 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         Returns:
             int ids: `[n]` for a scalar, ragged `[batch, None]`, or dense
             `[batch, sequence_length]` padded with 0 when `sequence_length` is set.
+            As for every keras-hub tokenizer, an eager call returns ragged results as
+            Python lists; inside `tf.function`/`tf.data` they are `tf.RaggedTensor`s.
         """
         self._check_vocabulary()
         tokens, unbatched = self._split_tf(inputs)

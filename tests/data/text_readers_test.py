@@ -92,6 +92,8 @@ def test_ptb_lines_are_sentences(tmp_path):
 
 def test_imdb_folder_and_tarball(tmp_path):
     reviews = {
+        # The real tarballs start with the README: it must not be read as text.
+        "aclImdb/README": b"Large Movie Review Dataset v1.0\n",
         "aclImdb/train/pos/0_9.txt": b"Great film.<br /><br />Loved it.",
         "aclImdb/train/neg/1_2.txt": b"Bad<br/>film.",
         "aclImdb/train/unsup/2_0.txt": b"Unlabelled review.",
