@@ -1,0 +1,114 @@
+"""Rebuilding a trained `GLoMoPretrainer` (weights only) from a pretraining run directory.
+
+Run layout (written by `glomo_tf.training.pretraining`): `config.json`, `vocab.txt` and
+`checkpoints/` managed by `glomo_tf.training.checkpoints.CheckpointManager`. Exporting
+needs the model's weights but not its optimizer, so this reads only `model.h5` of a
+checkpoint (after `CheckpointManager.read_state` has checked the checksums); the
+optimizer state is never built. A `.weights.h5` file or a `.keras` model can be given
+instead.
+"""
+
+import os
+
+import h5py
+import numpy as np
+
+CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocab.txt"
+CHECKPOINT_DIR = "checkpoints"
+MODEL_FILE = "model.h5"
+
+
+def _read_model_variables(path, variables):
+    # Mirrors the writer in glomo_tf.training.checkpoints: one dataset per variable, named
+    # by its creation index, with the variable's path as an attribute.
+    with h5py.File(path, "r") as f:
+        if len(f) != len(variables):
+            raise ValueError(
+                f"{path} holds {len(f)} model variables; the model built from the run's "
+                f"config has {len(variables)}."
+            )
+        values = []
+        for index, variable in enumerate(variables):
+            value = np.asarray(f[f"{index:05d}"][()])
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"{path}: variable {index} ({variable.path}) has shape "
+                    f"{tuple(variable.shape)} in the model but {tuple(value.shape)} in the file."
+                )
+            values.append(value)
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def latest_checkpoint(run_dir):
+    """The newest checkpoint directory of a run (`run_dir/checkpoints/ckpt-N`), or None."""
+    from glomo_tf.training.checkpoints import CheckpointManager
+
+    return CheckpointManager(os.path.join(run_dir, CHECKPOINT_DIR)).latest_path()
+
+
+def load_run(run_dir, checkpoint=None):
+    """`(model, tokenizer, checkpoint_path)` of a pretraining run.
+
+    Args:
+        run_dir: the run's `out_dir` (holding `config.json` and `vocab.txt`).
+        checkpoint: optional: a `ckpt-N` directory, a `.weights.h5` file or a `.keras`
+            model; default the newest checkpoint under `run_dir/checkpoints`.
+
+    Raises:
+        FileNotFoundError: the run directory, its config, vocabulary or checkpoint is
+            missing (the path is named).
+        ValueError: the checkpoint does not fit the run's config, or is corrupt.
+    """
+    import keras
+
+    from glomo_tf.configs import load_configs
+    from glomo_tf.data.vocabulary import load_vocabulary
+    from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
+    from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
+    from glomo_tf.training.checkpoints import CheckpointManager
+
+    run_dir = os.fspath(run_dir)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"Pretraining run directory not found: {run_dir}")
+    model_config, train_config = load_configs(os.path.join(run_dir, CONFIG_FILE))
+    vocabulary = load_vocabulary(os.path.join(run_dir, VOCABULARY_FILE))
+    settings = {}
+    if train_config is not None:
+        settings = dict(lowercase=train_config.lowercase,
+                        replace_digits=train_config.replace_digits)
+    tokenizer = GLoMoWordTokenizer(vocabulary, **settings)
+
+    if checkpoint is None:
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is None:
+            raise FileNotFoundError(
+                f"No checkpoint in {os.path.join(run_dir, CHECKPOINT_DIR)} (expected ckpt-N "
+                "directories written by the pretraining run)."
+            )
+    checkpoint = os.fspath(checkpoint)
+    if not os.path.exists(checkpoint):
+        raise FileNotFoundError(f"Checkpoint not found: {checkpoint}")
+    if checkpoint.endswith(".keras"):
+        model = keras.saving.load_model(checkpoint)
+    else:
+        model = GLoMoPretrainer(model_config)
+        if checkpoint.endswith(".weights.h5"):
+            model.load_weights(checkpoint)
+        else:
+            manager = CheckpointManager(os.path.dirname(checkpoint))
+            state = manager.read_state(checkpoint)
+            saved_model_config = state.get("fingerprint", {}).get("model")
+            if saved_model_config is not None and saved_model_config != model_config.to_dict():
+                raise ValueError(
+                    f"{checkpoint} was written for another model config than "
+                    f"{os.path.join(run_dir, CONFIG_FILE)}."
+                )
+            _read_model_variables(os.path.join(checkpoint, MODEL_FILE), model.variables)
+    if model.glomo_config.vocabulary_size < len(vocabulary):
+        raise ValueError(
+            f"{os.path.join(run_dir, VOCABULARY_FILE)} has {len(vocabulary)} tokens but the "
+            f"model only {model.glomo_config.vocabulary_size} embedding rows."
+        )
+    return model, tokenizer, checkpoint
