@@ -5,23 +5,27 @@ its graphs with the positions that *must* be read to predict the next word.
 
 The language. There are `num_classes` dependency classes. Class `c` owns
 `triggers_per_class` trigger words, the same number of answer words (a fixed random
-bijection trigger ↔ answer) and one marker word. A document is `document_length`
-words, mostly fillers drawn uniformly from `num_fillers` filler words. A dependency
-of class `c` is planted as
+bijection trigger ↔ answer), one opener word and one marker word. A document is
+`document_length` words, mostly fillers drawn uniformly from `num_fillers` filler
+words. A dependency of class `c` is planted as
 
-    ... trigger(c, k) filler ... filler marker(c) answer(c, k) ...
-        position j                      position i  position i + 1
+    ... opener(c) trigger(c, k) filler ... filler marker(c) answer(c, k) ...
+                  position j                      position i  position i + 1
 
 with `i - j` drawn uniformly from `[min_distance, max_distance]`. The answer after a
-marker is determined by which trigger of that class came before, and by nothing
-else, so predicting it needs the word `i - j` positions back.
+marker is determined by which *opened* trigger of that class came before, and by
+nothing else, so predicting it needs the word `i - j` positions back. Besides the
+opened trigger, `distractors_per_dependency` other triggers of the same class (with
+other answers) are scattered over the document without an opener: a model that
+merely pools every trigger it has seen cannot tell the answer, only one that reads
+position `j` itself can.
 
 Why the parent is identifiable from local context. The graph predictor computes keys
 and queries from the embeddings through a causal CNN only (receptive field about 9
-tokens, no positions): the marker at `i` tells the query "class c", and the trigger at
-`j` tells the key "class c trigger". That singles out `j` only if no other class-`c`
-trigger precedes `i`, so each class is used at most once per document (hence at most
-one open dependency per class, and at most `num_classes` dependencies per document).
+tokens, no positions): the marker at `i` tells the query "class c", and the pair
+(opener, trigger) at `j - 1, j` tells the key "opened class-c trigger"; distractors
+lack the opener. Each class is opened at most once per document (hence at most one
+open dependency per class, and at most `num_classes` dependencies per document).
 Words are lowercase letters only, never digits (the tokenizer maps tokens with digits
 to `N`), never `n`, and all distinct.
 
@@ -112,9 +116,11 @@ class PlantedLanguage:
             marker alone does not give the answer away.
         document_length: words per document T.
         min_distance: smallest trigger → marker distance (>= 1).
-        max_distance: largest trigger → marker distance (< document_length - 1).
+        max_distance: largest trigger → marker distance (<= document_length - 3).
         dependencies_per_document: `(low, high)` inclusive range of dependencies
             planted per document (capped by C and by the room available).
+        distractors_per_dependency: unopened triggers of the same class (with other
+            answers) placed at random free positions per dependency; 0 disables.
         seed: fixes the words and the trigger ↔ answer bijection.
 
     Example:
@@ -136,6 +142,7 @@ class PlantedLanguage:
         min_distance: int = 4,
         max_distance: int = 40,
         dependencies_per_document: tuple[int, int] = (1, 4),
+        distractors_per_dependency: int = 2,
         seed: int = 0,
     ):
         if num_classes < 1:
@@ -151,10 +158,10 @@ class PlantedLanguage:
             raise ValueError(
                 f"Need 1 <= min_distance <= max_distance; got {min_distance}, {max_distance}."
             )
-        if max_distance + 2 > document_length:
+        if max_distance + 3 > document_length:
             raise ValueError(
-                f"`document_length` ({document_length}) must be >= max_distance + 2 "
-                f"({max_distance + 2}) to fit a trigger, a marker and its answer."
+                f"`document_length` ({document_length}) must be >= max_distance + 3 "
+                f"({max_distance + 3}) to fit an opener, a trigger, a marker and its answer."
             )
         low, high = dependencies_per_document
         if not 0 <= low <= high:
@@ -166,10 +173,13 @@ class PlantedLanguage:
         self.min_distance = min_distance
         self.max_distance = max_distance
         self.dependencies_per_document = (low, min(high, num_classes))
+        if distractors_per_dependency < 0:
+            raise ValueError("`distractors_per_dependency` must be >= 0.")
+        self.distractors_per_dependency = distractors_per_dependency
         self.seed = seed
 
         rng = np.random.default_rng(seed)
-        total = num_fillers + num_classes * (2 * triggers_per_class + 1)
+        total = num_fillers + num_classes * (2 * triggers_per_class + 2)
         words = _make_words(total, rng)
         words = [words[i] for i in rng.permutation(total)]
         self.fillers = words[:num_fillers]
@@ -181,6 +191,7 @@ class PlantedLanguage:
         permutation = np.stack([rng.permutation(triggers_per_class) for _ in range(num_classes)])
         self.answers = np.take_along_axis(answers, permutation, axis=1)
         self.markers = rest[2 * n : 2 * n + num_classes]
+        self.openers = rest[2 * n + num_classes : 2 * n + 2 * num_classes]
         self._filler_array = np.array(self.fillers, dtype=object)
 
     @property
@@ -191,6 +202,7 @@ class PlantedLanguage:
             + list(self.triggers.ravel())
             + list(self.answers.ravel())
             + list(self.markers)
+            + list(self.openers)
         )
 
     def answer_for(self, trigger: str) -> str:
@@ -218,15 +230,26 @@ class PlantedLanguage:
         for c in classes:
             for _ in range(10):  # A few placement tries; skip the class if crowded.
                 distance = int(rng.integers(self.min_distance, self.max_distance + 1))
-                j = int(rng.integers(0, T - distance - 1))
+                j = int(rng.integers(1, T - distance - 1))
                 i = j + distance
-                if not (taken[j] or taken[i] or taken[i + 1]):
+                if not taken[[j - 1, j, i, i + 1]].any():
                     k = int(rng.integers(self.triggers_per_class))
+                    tokens[j - 1] = self.openers[c]
                     tokens[j] = self.triggers[c, k]
                     tokens[i] = self.markers[c]
                     tokens[i + 1] = self.answers[c, k]
-                    taken[[j, i, i + 1]] = True
+                    taken[[j - 1, j, i, i + 1]] = True
                     parents[i] = j
+                    others = [o for o in range(self.triggers_per_class) if o != k]
+                    for _ in range(self.distractors_per_dependency):
+                        free = np.flatnonzero(~taken)
+                        # Not right after an opener: that would make it look opened.
+                        free = free[(free == 0) | (tokens[np.maximum(free - 1, 0)] != self.openers[c])]
+                        if free.size == 0:
+                            break
+                        position = int(rng.choice(free))
+                        tokens[position] = self.triggers[c, others[int(rng.integers(len(others)))]]
+                        taken[position] = True
                     break
         return list(tokens), parents
 

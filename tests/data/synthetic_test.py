@@ -15,7 +15,7 @@ def small_language(seed=0):
 def test_words_are_distinct_letters_only_and_survive_the_tokenizer():
     language = small_language()
     words = language.words
-    assert len(words) == len(set(words)) == 20 + 4 * (2 * 3 + 1)
+    assert len(words) == len(set(words)) == 20 + 4 * (2 * 3 + 2)
     assert all(w.isalpha() and w.islower() and w.isascii() and w != "n" for w in words)
     tokenizer = GLoMoWordTokenizer(["<unk>"] + words)
     docs, _ = language.sample(3)
@@ -40,9 +40,14 @@ def test_parents_are_valid_and_answers_determined_by_triggers():
             c, k = triggers[tokens[j]]
             assert tokens[i] == language.markers[c]
             assert tokens[i + 1] == language.answers[c, k] == language.answer_for(tokens[j])
-        # Each class is used at most once per document, so the parent is unambiguous.
-        used = [triggers[t][0] for t in tokens if t in triggers]
-        assert len(used) == len(set(used))
+        # Each class is opened at most once per document, and only the parent is opened.
+        opened = [p for p, t in enumerate(tokens) if t in language.openers]
+        assert len({tokens[p] for p in opened}) == len(opened)
+        assert sorted(p + 1 for p in opened) == sorted(row[row >= 0].tolist())
+        # Distractors: other triggers of an opened class, never right after an opener.
+        for p, t in enumerate(tokens):
+            if t in triggers and p not in row:
+                assert p == 0 or tokens[p - 1] not in language.openers
     assert num_dependencies >= 200
 
 
