@@ -206,7 +206,7 @@ def test_failed_export_leaves_existing_module_intact(exported, tmp_path, monkeyp
 
     monkeypatch.setattr(graph_module._GraphModuleBuilder, "build", fail)
     with pytest.raises(RuntimeError, match="simulated"):
-        export_graph_module(tiny_module.make_model(sgd_steps=0), tiny_module.make_tokenizer(),
+        export_graph_module(tiny_module.make_model(perturb=False), tiny_module.make_tokenizer(),
                             target)
     assert sorted(os.listdir(target)) == before
     assert sorted(os.listdir(tmp_path)) == ["copy"]  # no temporary directory left behind
@@ -224,7 +224,7 @@ def test_export_from_checkpoint_replaces_module_atomically(exported, tmp_path):
     old_model, old_path = exported
     run = tmp_path / "run"
     run.mkdir()
-    model = tiny_module.make_model(seed=1, sgd_steps=0)
+    model = tiny_module.make_model(seed=1)
     model.compile(optimizer="sgd")
     save_configs(str(run / "config.json"), model.glomo_config,
                  PretrainConfig(lowercase=True, replace_digits=True))

@@ -14,22 +14,30 @@ MAX_LENGTH = 8
 TEXTS = ["The big red dog saw the cat , and it ran .", "a cat sat on the mat .", "dog", ""]
 
 
-def make_model(seed=0, sgd_steps=2):
-    """`GLoMoPretrainer` on the tiny config, after a few SGD steps on random ids."""
-    import keras
+def make_model(seed=0, perturb=True):
+    """`GLoMoPretrainer` on the tiny config, its graph weights moved off initialisation.
 
+    Every graph-predictor and embedding variable, BatchNorm statistics included, gets a
+    random offset (cheaper than training steps, which would need a traced train step), so
+    an export that dropped or zeroed any of them would show.
+    """
     from glomo_tf.configs import GLoMoConfig
     from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
 
     config = GLoMoConfig.tiny(vocabulary_size=len(VOCABULARY), cnn_layers=1,
                               sequence_length=8, num_sampled_positions=4)
     model = GLoMoPretrainer(config, seed=seed)
-    if sgd_steps:
-        # A few steps move BatchNorm statistics and weights away from initialisation, so
-        # an export that dropped them would show.
-        model.compile(optimizer=keras.optimizers.SGD(0.5))
-        ids = np.random.default_rng(seed).integers(0, len(VOCABULARY), size=(4 * sgd_steps, 8))
-        model.fit(ids.astype("int32"), batch_size=4, epochs=1, shuffle=False, verbose=0)
+    if perturb:
+        rng = np.random.default_rng(seed)
+        layers = [model.embedding] + list(model.graph_predictors.values())
+        for variable in (v for layer in layers for v in layer.variables):
+            value = np.asarray(variable.numpy())
+            if not np.issubdtype(value.dtype, np.floating):
+                continue
+            offset = rng.normal(0.0, 0.1, value.shape).astype(value.dtype)
+            if "variance" in variable.path:
+                offset = np.abs(offset)
+            variable.assign(value + offset)
     return model
 
 
