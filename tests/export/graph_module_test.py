@@ -89,6 +89,39 @@ def test_loaded_equals_in_memory(exported, module):
         np.testing.assert_array_equal(tokenized[key].numpy(), outputs[key].numpy())
 
 
+@pytest.mark.slow
+def test_hand_set_weights_give_uniform_causal_graphs(tmp_path):
+    """Zero key/query kernels, biases u, v and threshold bias u.v - 1: every allowed entry
+    has affinity ReLU(1)^2 = 1, so forward row i is 1/i on j < i and backward row i is
+    1/(n - 1 - i) on j > i, whatever the embedding."""
+    model = tiny_module.make_model(perturb=False)
+    for predictor in model.graph_predictors.values():
+        width = predictor.query_dense.kernel.shape[1]
+        u = np.full(width, 0.5, "float32")
+        v = np.full(width, 0.25, "float32")
+        predictor.query_dense.kernel.assign(np.zeros(predictor.query_dense.kernel.shape))
+        predictor.key_dense.kernel.assign(np.zeros(predictor.key_dense.kernel.shape))
+        predictor.query_dense.bias.assign(u)
+        predictor.key_dense.bias.assign(v)
+        predictor.threshold_kernel.assign(np.zeros(predictor.threshold_kernel.shape))
+        score = 0.5 * 0.25 * predictor.head_dim
+        predictor.threshold_bias.assign(np.full(predictor.num_layers, score - 1.0))
+    path = export_graph_module(model, tiny_module.make_tokenizer(), tmp_path / "uniform",
+                               max_length=MAX_LENGTH)
+    out = load_graph_module(path).graphs(["a cat sat on", "dog ran"])
+    assert out["ids"].numpy().tolist() == [[7, 2, 3, 4], [8, 10, 0, 0]]
+    assert out["mask"].numpy().tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    expected = np.zeros((2, 2, 4, 4), "float32")
+    for b, n in enumerate((4, 2)):
+        for i in range(n):
+            expected[b, 0, i, :i] = 1.0 / i if i else 0.0
+            expected[b, 1, i, i + 1:n] = 1.0 / (n - 1 - i) if i < n - 1 else 0.0
+    graphs = out["graphs"].numpy()
+    for layer in range(2):
+        for head in range(2):
+            np.testing.assert_allclose(graphs[:, :, layer, head], expected, atol=1e-6)
+
+
 def test_graphs_do_not_depend_on_batch_padding(module):
     alone = module.graphs(["a cat sat"])["graphs"].numpy()[0]
     padded = module.graphs(["a cat sat", "the big red dog saw it ."])["graphs"].numpy()[0]
