@@ -1,0 +1,109 @@
+"""`glomo` — the command line, a thin argparse layer over the Python API.
+
+Subcommands live next to the code they drive; this module only finds them. A subcommand
+module has
+- `add_parser(subparsers)`: adds its parser(s) with `subparsers.add_parser(name, ...)` and
+  calls `set_defaults(func=run, command=name)`;
+- `run(args)`: does the work and returns an exit code (None means 0).
+Every subcommand also gets `--debug` (added here).
+To add one, append its module to `SUBCOMMAND_MODULES`. Modules that do not exist yet are
+skipped, so the list can name subcommands that other packages are still writing.
+
+Errors: bad input (`ValueError`, `FileNotFoundError`, argparse errors) exits with code 2
+and one line on stderr, `glomo <command>: error: <what is wrong>`; `--debug` shows the
+traceback instead. Keep heavy imports (TensorFlow) inside `run`, so `glomo --help` is quick
+and input checks that need no TensorFlow fail fast.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+PROG = "glomo"
+SUBCOMMAND_MODULES = (
+    "glomo_tf.training.pretrain_command",  # pretrain
+    "glomo_tf.export.commands",  # export, graphs
+    "glomo_tf.tasks.commands",  # finetune, tune
+    "glomo_tf.demo.commands",  # demo
+)
+USAGE_ERROR = 2
+
+
+class UsageError(ValueError):
+    """Bad command-line input; reported as one line with exit code 2."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a single stderr line (plus exit code 2)."""
+
+    def error(self, message):
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_DEBUG_HELP = "show the full traceback on errors instead of one line"
+
+
+def _load_subcommands(subparsers):
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name and name.startswith(error.name):
+                continue  # Not written yet.
+            raise
+        module.add_parser(subparsers)
+    for subparser in subparsers.choices.values():
+        if "--debug" not in subparser._option_string_actions:
+            # SUPPRESS: an unset sub-option must not overwrite `glomo --debug COMMAND`.
+            subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
+
+
+def build_parser():
+    """The `glomo` parser with every available subcommand."""
+    parser = _OneLineParser(
+        prog=PROG,
+        description="GLoMo: pretrain a relational-graph predictor on unlabeled text and transfer "
+                    "its graphs to downstream tasks (Keras 3 / TensorFlow).",
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    _load_subcommands(subparsers)
+    return parser
+
+
+def _one_line(error):
+    text = " ".join(str(error).split())
+    if isinstance(error, KeyError):
+        text = text.strip("'\"")
+    return text or type(error).__name__
+
+
+def main(argv=None):
+    """Entry point of the `glomo` console script and `python -m glomo_tf`; returns the exit code."""
+    # TensorFlow's C++ start-up chatter would bury the one-line error messages.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed as one line
+        return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return USAGE_ERROR
+    try:
+        code = args.func(args)
+    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as error:
+        if args.debug:
+            raise
+        print(f"{PROG} {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0 if code is None else int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,414 @@
+"""A GLoMo pretraining run: corpus → vocabulary → windows → `model.fit` with checkpoints.
+
+What lands in `out_dir`:
+
+```
+config.json          # {"model": GLoMoConfig, "train": PretrainConfig} (save_configs)
+vocab.txt            # the vocabulary, one token per line, <unk> first (written atomically)
+checkpoints/         # the last `keep_checkpoints` checkpoints and `latest` (checkpoints.py)
+logs/                # TensorBoard: keras' epoch summaries (train/, validation/) and
+                     # steps/ (loss, learning_rate, tokens_per_second, val_loss, graph heatmaps)
+synthetic/           # only for corpus="synthetic": the generated train/valid corpus
+```
+
+How `fit` is driven. One `fit` "epoch" is `g = gcd(validate_every, checkpoint_every)`
+steps, so every validation and every checkpoint falls on an epoch boundary: validation
+runs on the epochs listed in `validation_freq`, checkpoints are written at the end of an
+epoch. A run that must stop at a step that is not a multiple of `g` is stopped mid-epoch
+(`model.stop_training`) and no validation runs there. A final checkpoint is written at
+the last step. Resuming from step s continues the same schedule: the data pipeline is
+deterministic, so `dataset.skip(s)` yields exactly the batches the uninterrupted run
+would have seen next, `fit(initial_epoch=s // g)` keeps the epoch numbering, and the
+checkpoint restores the weights, BatchNorm statistics, the position sampler's seed, the
+optimizer (iterations, learning rate, momentum/Adam slots) and the plateau schedule's
+state. If s is not a multiple of `g` (a resumed run whose last checkpoint was the final
+one of a shorter run), one short `fit` first brings the run back onto the grid.
+
+On resume the learning rate comes from the checkpoint (it may have been halved): a new
+`learning_rate` in `train_config` is not applied. `steps` may be raised to train longer.
+"""
+
+import dataclasses
+import hashlib
+import itertools
+import math
+import os
+import warnings
+
+import keras
+import tensorflow as tf
+
+from glomo_tf.configs import GLoMoConfig, PretrainConfig, save_configs
+from glomo_tf.data.pretraining_dataset import make_pretraining_dataset
+from glomo_tf.data.text_readers import CorpusReader
+from glomo_tf.data.vocabulary import build_vocabulary, load_vocabulary, save_vocabulary
+from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
+from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
+from glomo_tf.training.callbacks import (
+    PeriodicCheckpoint,
+    PlateauLRHalving,
+    PretrainingSummaries,
+    StepLossRecorder,
+    StopBelowLearningRate,
+    current_learning_rate,
+    global_step,
+)
+from glomo_tf.training.checkpoints import CheckpointManager, CheckpointMismatchError, describe_mismatch
+from glomo_tf.training.strategy import make_strategy
+from glomo_tf.training.synthetic_corpus import SYNTHETIC, write_synthetic_corpus
+
+CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocab.txt"
+CHECKPOINT_DIR = "checkpoints"
+LOG_DIR = "logs"
+# Share of the documents held out for validation when no validation corpus is given.
+VALIDATION_FRACTION = 0.02
+MIN_VOCABULARY_WORDS = 2
+_SHUFFLE_BUFFER = 4096
+
+
+@dataclasses.dataclass
+class PretrainResult:
+    """What `pretrain` did.
+
+    Attributes:
+        history: `{metric: [value per fit epoch]}` of this invocation (a resumed run holds
+            only the epochs it ran), metrics `loss`, `val_loss`, `learning_rate`.
+        step_losses: `{global step: training loss of that step}` for this invocation.
+        initial_step: the global step training started from (0, or the resumed step).
+        final_step: the global step reached.
+        stopped: why it stopped: `"steps"` (reached `steps`), `"min_lr"` (lr fell below
+            `min_lr_fraction` of the start) or `"nan"` (non-finite loss; the last good
+            checkpoint is kept).
+        model: the trained `GLoMoPretrainer`.
+        model_config: the model's config (its `vocabulary_size` is the vocabulary's).
+        out_dir, config_path, vocabulary_path, checkpoint_dir, log_dir: paths.
+        checkpoint_path: the newest checkpoint written or resumed from (None if none).
+    """
+
+    history: dict
+    step_losses: dict
+    initial_step: int
+    final_step: int
+    stopped: str
+    model: object
+    model_config: GLoMoConfig
+    out_dir: str
+    config_path: str
+    vocabulary_path: str
+    checkpoint_dir: str
+    log_dir: str
+    checkpoint_path: str | None
+
+
+class _DocumentSlice:
+    """Documents `[start, stop)` of a corpus, re-readable (for `make_pretraining_dataset`)."""
+
+    def __init__(self, reader, start, stop):
+        self.reader, self.start, self.stop = reader, start, stop
+
+    def __iter__(self):
+        return itertools.islice(iter(self.reader), self.start, self.stop)
+
+
+def _coerce_configs(model_config, train_config):
+    if isinstance(model_config, dict):
+        model_config = GLoMoConfig.from_dict(model_config)
+    if isinstance(train_config, dict):
+        train_config = PretrainConfig.from_dict(train_config)
+    if not isinstance(model_config, GLoMoConfig):
+        raise ValueError(f"`model_config` must be a GLoMoConfig or its dict, got {type(model_config).__name__}.")
+    if not isinstance(train_config, PretrainConfig):
+        raise ValueError(f"`train_config` must be a PretrainConfig or its dict, got {type(train_config).__name__}.")
+    model_config.validate()
+    train_config.validate()
+    return model_config, train_config
+
+
+def _split_corpus(corpus, validation_corpus, corpus_format):
+    """(training documents, validation documents) as re-iterable sources."""
+    reader = CorpusReader(corpus, format=corpus_format)
+    if validation_corpus is not None:
+        return reader, CorpusReader(validation_corpus, format=corpus_format)
+    # One counting pass: cheap next to training on the corpus, and it lets the held-out
+    # documents be the last ones (no overlap with the training windows).
+    count = sum(1 for _ in reader)
+    if count < 2:
+        warnings.warn(
+            f"Corpus {corpus} has a single document: validating on the training text. "
+            "Pass a validation corpus for a meaningful val_loss.",
+            stacklevel=3,
+        )
+        return reader, reader
+    held_out = min(count - 1, max(1, math.ceil(count * VALIDATION_FRACTION)))
+    return _DocumentSlice(reader, 0, count - held_out), _DocumentSlice(reader, count - held_out, None)
+
+
+def vocabulary_fingerprint(vocabulary):
+    return hashlib.sha256("\n".join(vocabulary).encode("utf-8")).hexdigest()
+
+
+def _model_fingerprint(model_config, vocabulary):
+    return {"model": model_config.to_dict(), "vocabulary_sha256": vocabulary_fingerprint(vocabulary)}
+
+
+def _make_optimizer(train_config):
+    if train_config.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            learning_rate=train_config.learning_rate,
+            momentum=train_config.momentum,
+            global_clipnorm=train_config.clipnorm,
+        )
+    return keras.optimizers.Adam(learning_rate=train_config.learning_rate, global_clipnorm=train_config.clipnorm)
+
+
+def _distribution_options(dataset):
+    options = tf.data.Options()
+    # Documents come from a Python generator, which cannot be sharded by file.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _merge_history(total, history):
+    for key, values in history.history.items():
+        total.setdefault(key, []).extend(float(v) for v in values)
+
+
+class _StopAtStep(keras.callbacks.Callback):
+    """Ends `fit` after the batch that reaches `target` global steps."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+
+    def on_train_batch_end(self, batch, logs=None):
+        if global_step(self.model) >= self.target:
+            self.model.stop_training = True
+
+
+def pretrain(
+    corpus,
+    out_dir,
+    model_config,
+    train_config,
+    *,
+    resume=False,
+    strategy=None,
+    validation_corpus=None,
+    progress=True,
+    max_vocab=None,
+    corpus_format="auto",
+):
+    """Pretrains GLoMo on a corpus, with checkpoints, TensorBoard logs and resume.
+
+    Args:
+        corpus: path of a text corpus (file, directory or archive; see
+            `glomo_tf.data.text_readers`), or `"synthetic"` for the planted-dependency
+            language of `glomo_tf.data.synthetic` (written to `out_dir/synthetic/`).
+        out_dir: run directory (see the module docstring for its layout).
+        model_config: `GLoMoConfig` (or dict). Its `vocabulary_size` is replaced by the
+            size of the vocabulary actually built.
+        train_config: `PretrainConfig` (or dict).
+        resume: continue from the newest good checkpoint in `out_dir` at the same step
+            and data position, reusing `out_dir/vocab.txt`.
+        strategy: a `tf.distribute.Strategy`; default `make_strategy("auto")`.
+        validation_corpus: path of a validation corpus; default: the last 2% of the
+            documents of `corpus` (at least one) are held out.
+        progress: show Keras progress bars.
+        max_vocab: words kept in the vocabulary (besides `<unk>`); default
+            `model_config.vocabulary_size - 1`.
+        corpus_format: reader format (`"auto"`, `"lines"`, `"wikitext"`, ...).
+
+    Returns:
+        A `PretrainResult`.
+
+    Raises:
+        FileNotFoundError: missing corpus, or `resume` with no checkpoint in `out_dir`.
+        ValueError: empty corpus, a vocabulary with fewer than 2 words, bad configs, a
+            global batch not divisible by the replicas, `out_dir` holding checkpoints but
+            `resume=False`; `CheckpointMismatchError` (a ValueError) when `out_dir` holds
+            another model's checkpoint.
+
+    Example:
+    ```python
+    result = pretrain("synthetic", "runs/tiny", GLoMoConfig.tiny(),
+                      PretrainConfig.for_model("tiny", steps=300))
+    result.final_step, result.history["val_loss"][-1]
+    ```
+    """
+    model_config, train_config = _coerce_configs(model_config, train_config)
+    tc = train_config
+    out_dir = os.fspath(out_dir)
+    if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < MIN_VOCABULARY_WORDS):
+        raise ValueError(f"Vocabulary too small: max_vocab must be >= {MIN_VOCABULARY_WORDS} words, got {max_vocab!r}.")
+    if corpus != SYNTHETIC and not os.path.exists(os.fspath(corpus)):
+        raise FileNotFoundError(f"Corpus not found: {corpus}")
+    if validation_corpus is not None and not os.path.exists(os.fspath(validation_corpus)):
+        raise FileNotFoundError(f"Validation corpus not found: {validation_corpus}")
+    checkpoint_dir = os.path.join(out_dir, CHECKPOINT_DIR)
+    vocabulary_path = os.path.join(out_dir, VOCABULARY_FILE)
+    probe = CheckpointManager(checkpoint_dir, tc.keep_checkpoints)
+    existing = probe.peek()
+    if resume:
+        if existing is None:
+            raise FileNotFoundError(f"Nothing to resume: no checkpoint in {checkpoint_dir}.")
+        if not os.path.isfile(vocabulary_path):
+            raise FileNotFoundError(f"Cannot resume: {vocabulary_path} is missing.")
+    os.makedirs(out_dir, exist_ok=True)
+    keras.utils.set_random_seed(tc.seed)
+
+    if corpus == SYNTHETIC:
+        corpus, synthetic_valid = write_synthetic_corpus(os.path.join(out_dir, "synthetic"), model_config, tc.seed)
+        validation_corpus = validation_corpus or synthetic_valid
+    train_documents, validation_documents = _split_corpus(corpus, validation_corpus, corpus_format)
+
+    if resume:
+        vocabulary = load_vocabulary(vocabulary_path)
+    else:
+        vocabulary = build_vocabulary(
+            train_documents,
+            max_size=max_vocab if max_vocab is not None else model_config.vocabulary_size - 1,
+            lowercase=tc.lowercase,
+            replace_digits=tc.replace_digits,
+            progress=progress,
+        )
+    if len(vocabulary) - 1 < MIN_VOCABULARY_WORDS:
+        raise ValueError(
+            f"Vocabulary too small: {len(vocabulary) - 1} word(s) besides <unk> from {corpus}; "
+            f"need at least {MIN_VOCABULARY_WORDS}."
+        )
+    model_config = dataclasses.replace(model_config, vocabulary_size=len(vocabulary))
+    fingerprint = _model_fingerprint(model_config, vocabulary)
+    if existing is not None:
+        found = existing[1].get("fingerprint", {})
+        if found != fingerprint:
+            raise CheckpointMismatchError(
+                f"{out_dir} holds a checkpoint of another model ({describe_mismatch(fingerprint, found)}); "
+                "use another output directory or the matching config and vocabulary."
+            )
+        if not resume:
+            raise ValueError(
+                f"{out_dir} already holds a checkpoint of this model (step {existing[0]}): pass resume "
+                "(--resume) to continue it, or use an empty output directory."
+            )
+    if not resume:
+        save_vocabulary(vocabulary, vocabulary_path)
+    config_path = os.path.join(out_dir, CONFIG_FILE)
+    save_configs(config_path, model_config, tc)
+
+    strategy = strategy if strategy is not None else make_strategy("auto")
+    replicas = strategy.num_replicas_in_sync
+    if tc.batch_size % replicas:
+        raise ValueError(f"Global batch size {tc.batch_size} is not divisible by the {replicas} replicas.")
+
+    tokenizer = GLoMoWordTokenizer(vocabulary, lowercase=tc.lowercase, replace_digits=tc.replace_digits)
+    length = model_config.sequence_length
+    train_data = _distribution_options(make_pretraining_dataset(
+        train_documents, tokenizer, length, tc.batch_size,
+        stride=tc.window_stride or length, shuffle_buffer=_SHUFFLE_BUFFER, seed=tc.seed,
+    ))
+    # A repeated, unshuffled stream cut to `validation_steps` batches and cached: the same
+    # windows at every validation, and a short validation text still yields full batches.
+    # Keras keeps the validation iterator across validations when `validation_steps` is
+    # set, hence the `.repeat()`.
+    validation_windows = make_pretraining_dataset(
+        validation_documents, tokenizer, length, tc.batch_size,
+        stride=length, shuffle_buffer=0, seed=0,
+    )
+    validation_data = _distribution_options(validation_windows.take(tc.validation_steps).cache().repeat())
+    image_window = next(iter(validation_windows.take(1)))[:1]
+    image_tokens = [tokenizer.id_to_token(i) for i in image_window[0].numpy()]
+
+    with strategy.scope():
+        model = GLoMoPretrainer(model_config, seed=tc.seed)
+        model.compile(optimizer=_make_optimizer(tc))
+        model.optimizer.build(model.trainable_variables)
+
+    manager = CheckpointManager(checkpoint_dir, tc.keep_checkpoints, fingerprint)
+    plateau = PlateauLRHalving(patience=tc.plateau_patience, factor=0.5, verbose=1 if progress else 0)
+    start_step, checkpoint_path = 0, None
+    if resume:
+        restored = manager.restore(model)
+        start_step, checkpoint_path = restored.step, restored.path
+        plateau.set_state(restored.extra_state.get("plateau", {}))
+        if global_step(model) != start_step:
+            raise ValueError(
+                f"Checkpoint {restored.path} is inconsistent: step {start_step} but the optimizer "
+                f"has run {global_step(model)} iterations."
+            )
+
+    log_dir = os.path.join(out_dir, LOG_DIR)
+    stopper = StopBelowLearningRate(tc.min_lr_fraction * tc.learning_rate)
+    recorder = StepLossRecorder()
+    summaries = PretrainingSummaries(
+        os.path.join(log_dir, "steps"), tc.log_every, tc.batch_size * length,
+        image_every=tc.image_every, window=image_window, tokens=image_tokens,
+    )
+    checkpointer = PeriodicCheckpoint(manager, tc.checkpoint_every, lambda: {"plateau": plateau.get_state()})
+    nan_guard = keras.callbacks.TerminateOnNaN()
+    tensorboard = keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)
+    # Order matters at an epoch's end: the lr schedule updates before the checkpoint
+    # stores its state.
+    callbacks = [nan_guard, plateau, stopper, recorder, summaries, tensorboard, checkpointer]
+
+    g = math.gcd(tc.validate_every, tc.checkpoint_every)
+    history = {}
+    step = start_step
+    stopped = "steps"
+    if current_learning_rate(model) < stopper.threshold:
+        stopped = "min_lr"
+    while stopped == "steps" and step < tc.steps:
+        first_epoch = step // g
+        if step % g:
+            # Off the grid (resumed from a final checkpoint): one short epoch back onto it.
+            end = min(tc.steps, (first_epoch + 1) * g)
+            steps_per_epoch, last_epoch = end - step, first_epoch + 1
+        else:
+            end = tc.steps
+            steps_per_epoch, last_epoch = g, math.ceil(end / g)
+        validation_epochs = [
+            e + 1 for e in range(first_epoch, last_epoch)
+            if min((e + 1) * g, end) % tc.validate_every == 0 and min((e + 1) * g, end) == (e + 1) * g
+        ]
+        fit_history = model.fit(
+            train_data.skip(step),
+            initial_epoch=first_epoch,
+            epochs=last_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data if validation_epochs else None,
+            validation_steps=tc.validation_steps if validation_epochs else None,
+            validation_freq=validation_epochs or 1,
+            callbacks=callbacks + [_StopAtStep(end)],
+            verbose=1 if progress else 0,
+        )
+        _merge_history(history, fit_history)
+        new_step = global_step(model)
+        if not math.isfinite(recorder.losses.get(new_step, 0.0)):
+            stopped = "nan"
+        elif stopper.stopped:
+            stopped = "min_lr"
+        elif new_step == step:
+            raise RuntimeError(f"Training made no progress at step {step}.")
+        step = new_step
+    summaries.close()
+
+    final_step = global_step(model)
+    if stopped != "nan" and checkpointer.last_saved_step != final_step and final_step > start_step:
+        checkpointer.save(final_step)
+    if checkpointer.last_saved_step is not None:
+        checkpoint_path = manager.latest_path()
+    return PretrainResult(
+        history=history,
+        step_losses=dict(recorder.losses),
+        initial_step=start_step,
+        final_step=final_step,
+        stopped=stopped,
+        model=model,
+        model_config=model_config,
+        out_dir=out_dir,
+        config_path=config_path,
+        vocabulary_path=vocabulary_path,
+        checkpoint_dir=checkpoint_dir,
+        log_dir=log_dir,
+        checkpoint_path=checkpoint_path,
+    )
