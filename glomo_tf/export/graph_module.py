@@ -259,7 +259,8 @@ def export_graph_module(model, tokenizer, out_path, max_length=DEFAULT_MAX_LENGT
 
     Raises:
         ValueError: bad `max_length`, a vocabulary without `<unk>` first or larger than
-            the model's embedding, or `out_path` being an existing file.
+            the model's embedding, or `out_path` being an existing file or a non-empty
+            directory that is not a graph module (never deleted).
     """
     if not isinstance(max_length, (int, np.integer)) or isinstance(max_length, bool) \
             or max_length < 1:
@@ -268,6 +269,13 @@ def export_graph_module(model, tokenizer, out_path, max_length=DEFAULT_MAX_LENGT
     out_path = os.path.abspath(os.fspath(out_path))
     if os.path.exists(out_path) and not os.path.isdir(out_path):
         raise ValueError(f"Export target {out_path} exists and is not a directory.")
+    if os.path.isdir(out_path) and os.listdir(out_path) and not os.path.isfile(
+            os.path.join(out_path, "assets", CONFIG_FILENAME)):
+        # Replacing deletes the old directory: only ever do that to a previous module.
+        raise ValueError(
+            f"Export target {out_path} is a non-empty directory that is not a GLoMo graph "
+            f"module (no assets/{CONFIG_FILENAME}); refusing to replace it."
+        )
     vocabulary = _check_vocabulary(
         tokenizer.get_vocabulary(), model.glomo_config.vocabulary_size)
     parent = os.path.dirname(out_path)

@@ -226,7 +226,12 @@ def test_export_rejects_bad_arguments(exported, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="not a directory"):
         export_graph_module(model, tiny_module.make_tokenizer(), tmp_path / "file")
-    assert sorted(os.listdir(tmp_path)) == ["file"]
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a GLoMo graph module"):
+        export_graph_module(model, tiny_module.make_tokenizer(), tmp_path / "precious")
+    assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
+    assert sorted(os.listdir(tmp_path)) == ["file", "precious"]
 
 
 def test_failed_export_leaves_existing_module_intact(exported, tmp_path, monkeypatch):
