@@ -88,6 +88,14 @@ class TransferEncoder(keras.layers.Layer):
         dim = features_shape[-1]
         rnn_input = dim * (2 if self.transfer in ("uniform", "embeddings") else 1)
         self.rnn.build((features_shape[0], features_shape[1], rnn_input))
+        # Built here, not on first call: a `.keras` file restores weights right after build.
+        if self.transfer == "uniform":
+            self.graph_transfer.build(features_shape)
+        elif self.transfer == "embeddings":
+            self.graph_transfer.build(features_shape, graphs_shape)
+        elif self.transfer == "rnn":
+            states_shape = (features_shape[0], features_shape[1], 2 * self.hidden_dim)
+            self.graph_transfer.build(states_shape, graphs_shape)
 
     def call(self, features, graphs=None, mask=None, training=None):
         if mask is None:

@@ -48,6 +48,8 @@ class TrilinearAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.self_attention = bool(self_attention)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        # Masks are passed explicitly; an attached Keras mask is accepted and dropped.
+        self.supports_masking = True
 
     def build(self, context_shape, query_shape=None, context_mask_shape=None,
               query_mask_shape=None):
@@ -99,6 +101,9 @@ class TrilinearAttention(keras.layers.Layer):
             parts.append(context * ops.expand_dims(summary, 1))
         out = ops.concatenate(parts, axis=-1)
         return out * ops.cast(ops.expand_dims(c_real, -1), out.dtype)
+
+    def compute_mask(self, context, query=None, context_mask=None, query_mask=None, mask=None):
+        return None
 
     def compute_output_shape(self, context_shape, query_shape=None, context_mask_shape=None,
                              query_mask_shape=None):
