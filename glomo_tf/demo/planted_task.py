@@ -50,13 +50,19 @@ def make_planted_task(language: PlantedLanguage, num_examples: int, seed: int = 
 
 @dataclasses.dataclass
 class PlantedClassifierConfig:
-    """Size of the downstream classifier (same for every transfer mode)."""
+    """Size of the downstream classifier (same for every transfer mode).
+
+    `num_mixtures`, `hierarchical` and `token_conditioned` are `GraphTransfer`'s (used by
+    mode "graphs" only); `glomo tune --task synthetic` searches over them.
+    """
 
     embedding_dim: int = 32
     conv_filters: int = 64
     dropout: float = 0.0
     num_mixtures: int = 2
     learning_rate: float = 3e-3
+    hierarchical: bool = True
+    token_conditioned: bool = True
 
 
 class _MaskedMaxPool(keras.layers.Layer):
@@ -87,7 +93,8 @@ def build_planted_classifier(graph_layer, transfer="graphs", config=None, seed=0
         name="word_features",
     )(module["ids"])
     x = GraphTransfer(
-        mode=transfer, num_mixtures=config.num_mixtures, dropout=config.dropout, seed=seed,
+        mode=transfer, num_mixtures=config.num_mixtures, hierarchical=config.hierarchical,
+        token_conditioned=config.token_conditioned, dropout=config.dropout, seed=seed,
         kernel_initializer=init, name="transfer",
     )(features, graphs=module["graphs"] if transfer == "graphs" else None, mask=module["mask"])
     x = keras.layers.Conv1D(config.conv_filters, 3, padding="same", activation="relu",

@@ -46,8 +46,9 @@ def add_parser(subparsers):
     if not isinstance(parser, _Parser):
         parser.error = _Parser.error.__get__(parser)
     parser.add_argument("--task", required=True, choices=TASKS)
-    parser.add_argument("--features", default="glove", choices=FEATURES)
-    parser.add_argument("--transfer", default="none", choices=TRANSFERS)
+    # None: the --config file's value (FinetuneConfig defaults: glove, none).
+    parser.add_argument("--features", default=None, choices=FEATURES)
+    parser.add_argument("--transfer", default=None, choices=TRANSFERS)
     parser.add_argument("--graphs", required=True, metavar="MODULE",
                         help="graph module directory or TF-Hub handle (glomo export)")
     parser.add_argument("--glove", default=None, metavar="PATH",
@@ -93,7 +94,7 @@ def run(args):
         overrides["elmo"] = args.elmo
     try:
         metrics = finetune(
-            args.task, args.features, args.transfer, graphs,
+            args.task, args.features or config.features, args.transfer or config.transfer, graphs,
             epochs=args.epochs or config.epochs,
             batch_size=args.batch_size or config.batch_size,
             max_examples=args.max_train or config.max_train,

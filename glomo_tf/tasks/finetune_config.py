@@ -34,6 +34,10 @@ class FinetuneConfig:
         hidden_dim: units per direction of every BiGRU.
         dropout: dropout rate on features and before every output projection.
         num_mixtures: graph mixtures per direction in `GraphTransfer`.
+        hierarchical: `GraphTransfer` candidates include the graph products `Λ^l`
+            (released) or only the `G^l`.
+        token_conditioned: mixture weights conditioned on each token (released) or
+            one global logit vector per mixture.
         char_dim, char_filters, char_width, max_chars: SQuAD's character CNN.
         max_tokens: classification/NLI: longer texts are truncated to this many
             module tokens (counted as "truncated").
@@ -55,6 +59,8 @@ class FinetuneConfig:
     hidden_dim: int = 64
     dropout: float = 0.2
     num_mixtures: int = 2
+    hierarchical: bool = True
+    token_conditioned: bool = True
     char_dim: int = 8
     char_filters: int = 32
     char_width: int = 5
@@ -103,6 +109,10 @@ class FinetuneConfig:
                                       or value < 1):
                 raise ValueError(
                     f"FinetuneConfig.{name} must be a positive int or None, got {value!r}.")
+        for name in ("hierarchical", "token_conditioned", "run_eagerly"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"FinetuneConfig.{name} must be true or false, got {getattr(self, name)!r}.")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"FinetuneConfig.dropout must be in [0, 1), got {self.dropout!r}.")
         if not float(self.learning_rate) > 0:

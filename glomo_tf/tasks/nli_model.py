@@ -41,6 +41,7 @@ def build_nli_model(config, graphs, features, num_classes=3):
               for name in ("premise", "hypothesis")}
     encoder = TransferEncoder(
         config.hidden_dim, transfer=config.transfer, num_mixtures=config.num_mixtures,
+        hierarchical=config.hierarchical, token_conditioned=config.token_conditioned,
         dropout=config.dropout, seed=config.seed, name="encoder")
     self_attention = TrilinearAttention(self_attention=True, name="self_attention")
     encoded, masks = [], []

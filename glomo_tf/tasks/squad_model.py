@@ -53,6 +53,7 @@ def build_squad_model(config, graphs, features):
                          config.max_chars, name="chars")
     encoder = TransferEncoder(
         hidden, transfer=config.transfer, num_mixtures=config.num_mixtures,
+        hierarchical=config.hierarchical, token_conditioned=config.token_conditioned,
         dropout=config.dropout, seed=config.seed, name="encoder")
     dropout = keras.layers.Dropout(config.dropout, seed=config.seed)
     encoded, masks = {}, {}

@@ -39,6 +39,7 @@ def build_text_classifier(config, graphs, features, num_classes=2):
     h = features(module["tokens"])
     encoded = TransferEncoder(
         config.hidden_dim, transfer=config.transfer, num_mixtures=config.num_mixtures,
+        hierarchical=config.hierarchical, token_conditioned=config.token_conditioned,
         dropout=config.dropout, seed=config.seed, name="encoder",
     )(h, graphs=module["graphs"], mask=mask)
     attended = TrilinearAttention(self_attention=True, name="self_attention")(

@@ -28,6 +28,9 @@ class TransferEncoder(keras.layers.Layer):
         hidden_dim: GRU units per direction.
         transfer: one of `"none"`, `"uniform"`, `"embeddings"`, `"rnn"`.
         num_mixtures: mixtures per direction of the graph transfer.
+        hierarchical: graph transfer candidates include the products `Λ^l` (released).
+        token_conditioned: mixture weights from each token's features (released) or
+            one global logit vector per mixture.
         dropout: rate on the GRU input and inside `GraphTransfer`.
         seed: optional int seed of the dropouts.
         **kwargs: standard `keras.layers.Layer` arguments.
@@ -51,7 +54,7 @@ class TransferEncoder(keras.layers.Layer):
     """
 
     def __init__(self, hidden_dim, transfer="none", num_mixtures=2, dropout=0.0, seed=None,
-                 **kwargs):
+                 hierarchical=True, token_conditioned=True, **kwargs):
         super().__init__(**kwargs)
         if transfer not in TRANSFERS:
             raise ValueError(
@@ -62,6 +65,8 @@ class TransferEncoder(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.transfer = transfer
         self.num_mixtures = num_mixtures
+        self.hierarchical = bool(hierarchical)
+        self.token_conditioned = bool(token_conditioned)
         self.dropout = float(dropout)
         self.seed = seed
         self.supports_masking = True
@@ -69,7 +74,8 @@ class TransferEncoder(keras.layers.Layer):
         if transfer != "none":
             self.graph_transfer = GraphTransfer(
                 mode="uniform" if transfer == "uniform" else "graphs",
-                num_mixtures=num_mixtures, dropout=self.dropout, seed=seed,
+                num_mixtures=num_mixtures, hierarchical=self.hierarchical,
+                token_conditioned=self.token_conditioned, dropout=self.dropout, seed=seed,
                 dtype=self.dtype_policy, name="graph_transfer")
         self.input_dropout = keras.layers.Dropout(self.dropout, seed=seed)
         self.rnn = keras.layers.Bidirectional(
@@ -122,5 +128,6 @@ class TransferEncoder(keras.layers.Layer):
         config = super().get_config()
         config.update({"hidden_dim": self.hidden_dim, "transfer": self.transfer,
                        "num_mixtures": self.num_mixtures, "dropout": self.dropout,
-                       "seed": self.seed})
+                       "seed": self.seed, "hierarchical": self.hierarchical,
+                       "token_conditioned": self.token_conditioned})
         return config
