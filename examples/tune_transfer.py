@@ -55,7 +55,7 @@ def make_hypermodel(graph_layer, seed, eager):
 
     from glomo_tf.demo.planted_task import PlantedClassifierConfig, build_planted_classifier
 
-    class TransferHyperModel(keras_tuner.HyperModel):
+    class PlantedClassifierHyperModel(keras_tuner.HyperModel):
         def build(self, hp):
             config = PlantedClassifierConfig(
                 num_mixtures=hp.Int("num_mixtures", 1, 3),
@@ -68,7 +68,7 @@ def make_hypermodel(graph_layer, seed, eager):
                               metrics=["accuracy"], run_eagerly=True)
             return model
 
-    return TransferHyperModel(name="graph_transfer_classifier")
+    return PlantedClassifierHyperModel(name="planted_classifier")
 
 
 def main(argv=None):
