@@ -14,11 +14,11 @@ predicted graph. The script prints the test accuracy, how much of the last row's
 lands on an earlier copy of the last token (against what a uniform row would put there), then
 saves the model as `.keras`, reloads it and checks that it predicts the same.
 
-Run (about a minute on 2 CPU cores):
+Run (the defaults take a few minutes on 2 CPU cores):
 
     python examples/compose_layers.py
 
-Tiny settings (a few seconds of training, for a smoke test):
+Tiny settings (smoke test, under a minute):
 
     python examples/compose_layers.py --examples 64 --epochs 1 --length 8 --eager
 """

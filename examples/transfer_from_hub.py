@@ -17,12 +17,12 @@ Three steps:
    epochs on a tiny sentiment set made here, where a "not" a few words before the adjective
    flips the label.
 
-Run (about a minute on 2 CPU cores):
+Run (the defaults take a few minutes on 2 CPU cores):
 
     python examples/transfer_from_hub.py
     python examples/transfer_from_hub.py --module saved_models/my_module --transfer uniform
 
-Tiny settings (smoke test):
+Tiny settings (smoke test, under a minute):
 
     python examples/transfer_from_hub.py --pretrain-steps 2 --examples 64 --epochs 1 --eager
 """
