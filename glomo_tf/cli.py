@@ -24,7 +24,8 @@ PROG = "glomo"
 SUBCOMMAND_MODULES = (
     "glomo_tf.training.pretrain_command",  # pretrain
     "glomo_tf.export.commands",  # export, graphs
-    "glomo_tf.tasks.commands",  # finetune, tune
+    "glomo_tf.tasks.commands",  # finetune
+    "glomo_tf.tuning.commands",  # tune
     "glomo_tf.demo.commands",  # demo
 )
 USAGE_ERROR = 2
@@ -38,7 +39,7 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is a single stderr line (plus exit code 2)."""
 
     def error(self, message):
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(USAGE_ERROR, _printable(f"{self.prog}: error: {message} (see {self.prog} --help)\n"))
 
 
 _DEBUG_HELP = "show the full traceback on errors instead of one line"
@@ -73,11 +74,17 @@ def build_parser():
     return parser
 
 
+def _printable(text):
+    # Undecodable command-line bytes reach Python as lone surrogates (surrogateescape);
+    # echoed back in an error message they would make the error itself fail to print.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _one_line(error):
     text = " ".join(str(error).split())
     if isinstance(error, KeyError):
         text = text.strip("'\"")
-    return text or type(error).__name__
+    return _printable(text) or type(error).__name__
 
 
 def main(argv=None):
