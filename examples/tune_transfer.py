@@ -9,9 +9,11 @@ graph mixtures per direction, the dropout of the transfer layer and the learning
 planted language) and prints the best values.
 
 The graph module: `--module PATH`, else the bundled `saved_models/glomo_planted_tiny`, else
-one pretrained here with `glomo_tf.demo.run.pretrain_module` (a few minutes on 2 CPU cores
-for the default `--pretrain-steps`). A module pretrained on another language still runs
-(its graphs then carry no planted relation), which is what the smoke test does.
+one pretrained here with `glomo_tf.demo.run.pretrain_module` (several minutes on 2 CPU cores
+for the default `--pretrain-steps`, the budget of `glomo demo --pretrain`; when we tried
+300 steps, the graphs did not yet carry the planted relations and both trials stayed near
+chance). A module pretrained on another language still runs (its graphs then
+carry no planted relation), which is what the smoke test does.
 
 This script uses keras-tuner directly, so every step is in view. The `glomo tune` command
 (`glomo_tf/tuning/`) packages the same idea for the pretraining and downstream configs.
@@ -76,11 +78,12 @@ def main(argv=None):
     parser.add_argument("--module", default=None,
                         help="an exported graph module (default: the bundled one, or "
                              "pretrain one)")
-    parser.add_argument("--pretrain-steps", type=int, default=300,
+    # The budgets of `glomo demo` (DemoConfig), whose task and classifier this tunes.
+    parser.add_argument("--pretrain-steps", type=int, default=1500,
                         help="steps of `tiny` pretraining when no module is found")
     parser.add_argument("--trials", type=int, default=2)
-    parser.add_argument("--examples", type=int, default=1000, help="training examples")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial")
+    parser.add_argument("--examples", type=int, default=2000, help="training examples")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per trial")
     parser.add_argument("--out", default=None,
                         help="directory for the tuner's trials (default: a temporary dir)")
     parser.add_argument("--seed", type=int, default=0)
