@@ -10,6 +10,7 @@ import os
 
 SPARSE_MODES = (0, 1, 2, 3, 4)
 OPTIMIZERS = ("sgd", "adam")
+ON_NAN = ("stop", "skip")
 
 
 def _check_positive(name, value, minimum=1):
@@ -143,6 +144,9 @@ class PretrainConfig:
         seed: seeds data order, position sampling and initialisation.
         log_every: steps between TensorBoard scalars.
         image_every: steps between graph heatmap images (0 = never).
+        on_nan: what a non-finite training loss does: "stop" (end the run, keeping the
+            last good checkpoint) or "skip" (rewind to the last checkpoint, replay up to
+            the bad step and skip its batch; see `glomo_tf.training.pretraining`).
     """
 
     batch_size: int = 32
@@ -163,6 +167,7 @@ class PretrainConfig:
     seed: int = 0
     log_every: int = 50
     image_every: int = 1000
+    on_nan: str = "stop"
 
     def __post_init__(self):
         self.validate()
@@ -173,6 +178,8 @@ class PretrainConfig:
             _check_positive(name, getattr(self, name))
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        if self.on_nan not in ON_NAN:
+            raise ValueError(f"`on_nan` must be one of {ON_NAN}, got {self.on_nan!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate!r}.")
 

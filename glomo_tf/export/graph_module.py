@@ -48,15 +48,19 @@ Attributes: `module.vocabulary_file` and `module.config_file` (`tf.saved_model.A
 
 Assets: `assets/vocabulary.txt` (one token per line, line number = id, `<unk>` first) and
 `assets/glomo_module.json`: `format_version`, `hidden_dim` (d), `num_layers` (L),
-`num_heads` (K), `head_dim`, `sparse_mode`, `vocabulary_size`, `max_length`, `tokenizer`
+`num_heads` (K), `head_dim`, `sparse_mode`, `vocabulary_size`, `vocabulary_sha256` (of the
+vocabulary asset; checked on load when present), `max_length`, `tokenizer`
 (class and settings: `lowercase`, `replace_digits`, `normalization_form`), `model_config`
 (the full `GLoMoConfig`), `outputs` (a short description of the output tensors).
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
+import warnings
 import shutil
 import tempfile
 import uuid
@@ -205,10 +209,15 @@ class _GraphModuleBuilder:
         return module, signatures
 
 
-def module_config(model, tokenizer, vocabulary_size, max_length):
+def _vocabulary_sha256(vocabulary):
+    """SHA-256 of the vocabulary asset's bytes (one token per line, UTF-8)."""
+    return hashlib.sha256("".join(f"{t}\n" for t in vocabulary).encode("utf-8")).hexdigest()
+
+
+def module_config(model, tokenizer, vocabulary_size, max_length, vocabulary=None):
     """The JSON config asset of a module (see the module docstring)."""
     c = model.glomo_config
-    return {
+    config = {
         "format_version": FORMAT_VERSION,
         "hidden_dim": c.hidden_dim,
         "num_layers": c.num_layers,
@@ -221,10 +230,42 @@ def module_config(model, tokenizer, vocabulary_size, max_length):
         "model_config": c.to_dict(),
         "outputs": _OUTPUTS_DOC,
     }
+    if vocabulary is not None:
+        config["vocabulary_sha256"] = _vocabulary_sha256(vocabulary)
+    return config
+
+
+def _replaced_copies(target):
+    """`target.old-*` directories: previous modules moved aside by `_replace_directory`."""
+    return sorted(p for p in glob.glob(glob.escape(target) + ".old-*") if os.path.isdir(p))
+
+
+def recover_interrupted_replace(target):
+    """Puts back the previous module if a replacement was killed between its two renames.
+
+    `_replace_directory` renames the old module to `target.old-XXXX`, then the new one to
+    `target`. A process killed in between leaves no `target`, only the old copy: it is
+    renamed back (with a warning). Stale old copies beside a complete `target` (killed
+    before their deletion) are deleted. Returns True if a module was put back.
+    """
+    old = _replaced_copies(target)
+    if os.path.exists(target):
+        for path in old:
+            shutil.rmtree(path, ignore_errors=True)
+        return False
+    complete = [p for p in old if os.path.isfile(os.path.join(p, "saved_model.pb"))]
+    if not complete:
+        return False
+    os.rename(complete[-1], target)
+    warnings.warn(
+        f"Recovered the graph module {target} from {complete[-1]}: a replacing export was "
+        "interrupted between its renames.", stacklevel=3)
+    return True
 
 
 def _replace_directory(new_dir, target):
     """Moves a complete `new_dir` to `target`; an existing target goes only after the move."""
+    recover_interrupted_replace(target)
     if not os.path.exists(target):
         os.rename(new_dir, target)
         return
@@ -289,8 +330,8 @@ def export_graph_module(model, tokenizer, out_path, max_length=DEFAULT_MAX_LENGT
             f.write("".join(f"{token}\n" for token in vocabulary))
         config_path = os.path.join(staging, CONFIG_FILENAME)
         with open(config_path, "w", encoding="utf-8") as f:
-            json.dump(module_config(model, tokenizer, len(vocabulary), max_length), f,
-                      indent=2, sort_keys=True)
+            json.dump(module_config(model, tokenizer, len(vocabulary), max_length, vocabulary),
+                      f, indent=2, sort_keys=True)
         builder = _GraphModuleBuilder(model, tokenizer, max_length, vocabulary_path,
                                       config_path)
         module, signatures = builder.build(len(vocabulary))
@@ -353,8 +394,14 @@ def read_module_config(path):
 
 
 def check_module_directory(path):
-    """Raises `FileNotFoundError`/`ValueError` naming what is wrong with a module dir."""
+    """Raises `FileNotFoundError`/`ValueError` naming what is wrong with a module dir.
+
+    A module left aside by an interrupted replacement is put back first
+    (`recover_interrupted_replace`).
+    """
     path = os.fspath(path)
+    if not os.path.isdir(path):
+        recover_interrupted_replace(os.path.abspath(path))
     if not os.path.isdir(path):
         raise FileNotFoundError(f"GLoMo graph module directory not found: {path}")
     for name in ("saved_model.pb", os.path.join("variables", "variables.index"),
@@ -373,6 +420,11 @@ def _as_string_batch(text):
             f"Expected a batch of strings for {TEXT_SIGNATURE}; got one Python str "
             "(wrap it in a list)."
         )
+    if isinstance(text, (list, tuple)):
+        # Lone surrogates (e.g. undecodable bytes of a command line, kept by Python's
+        # surrogateescape) cannot be encoded as UTF-8; passed through as invalid bytes,
+        # the module replaces them by U+FFFD like any other invalid UTF-8.
+        text = [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in text]
     try:
         tensor = tf.convert_to_tensor(text)
     except (TypeError, ValueError) as e:
@@ -415,6 +467,14 @@ class GraphModule:
             raise ValueError(
                 f"{path}: the vocabulary asset holds {len(self.vocabulary)} tokens but the "
                 f"config says vocabulary_size {config.get('vocabulary_size')}."
+            )
+        expected = config.get("vocabulary_sha256")
+        if expected is not None and _vocabulary_sha256(self.vocabulary) != expected:
+            raise ValueError(
+                f"{os.path.join(path, 'assets', VOCAB_FILENAME)} is not the vocabulary the "
+                f"module was exported with (vocabulary_sha256 "
+                f"{_vocabulary_sha256(self.vocabulary)[:12]} vs {expected[:12]} in "
+                f"{CONFIG_FILENAME}); re-export the module."
             )
 
     @property

@@ -67,7 +67,8 @@ def load_run(run_dir, checkpoint=None):
     from glomo_tf.data.vocabulary import load_vocabulary
     from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
     from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
-    from glomo_tf.training.checkpoints import CheckpointManager
+    from glomo_tf.training.checkpoints import CheckpointManager, check_format_version
+    from glomo_tf.training.pretraining import vocabulary_fingerprint
 
     run_dir = os.fspath(run_dir)
     if not os.path.isdir(run_dir):
@@ -99,11 +100,21 @@ def load_run(run_dir, checkpoint=None):
         else:
             manager = CheckpointManager(os.path.dirname(checkpoint))
             state = manager.read_state(checkpoint)
+            check_format_version(state, checkpoint)
             saved_model_config = state.get("fingerprint", {}).get("model")
             if saved_model_config is not None and saved_model_config != model_config.to_dict():
                 raise ValueError(
                     f"{checkpoint} was written for another model config than "
                     f"{os.path.join(run_dir, CONFIG_FILE)}."
+                )
+            saved_vocabulary = state.get("fingerprint", {}).get("vocabulary_sha256")
+            if saved_vocabulary is not None and saved_vocabulary != vocabulary_fingerprint(vocabulary):
+                # Same size, other words: the module would map text to the wrong rows of E.
+                raise ValueError(
+                    f"{checkpoint} was trained with another vocabulary than "
+                    f"{os.path.join(run_dir, VOCABULARY_FILE)} (vocabulary_sha256 "
+                    f"{saved_vocabulary[:12]} in the checkpoint vs "
+                    f"{vocabulary_fingerprint(vocabulary)[:12]} of the file)."
                 )
             _read_model_variables(os.path.join(checkpoint, MODEL_FILE), model.variables)
     if model.glomo_config.vocabulary_size < len(vocabulary):

@@ -93,13 +93,19 @@ class StepLossRecorder(keras.callbacks.Callback):
     loss of step k of an epoch is `k * mean_k - (k - 1) * mean_{k-1}` (all batches have the
     same size, so the mean is unweighted).
 
+    Args:
+        log: optional `glomo_tf.training.step_log.StepLossLog`: every step is also appended
+            there, and the file is fsynced at each epoch end (before `PeriodicCheckpoint`
+            writes, which must come later in the callback list).
+
     Attributes:
         losses: `{global_step: loss}`.
     """
 
-    def __init__(self):
+    def __init__(self, log=None):
         super().__init__()
         self.losses = {}
+        self.log = log
 
     def on_epoch_begin(self, epoch, logs=None):
         self._count, self._mean = 0, 0.0
@@ -109,8 +115,15 @@ class StepLossRecorder(keras.callbacks.Callback):
             return
         mean = float(logs["loss"])
         self._count += 1
-        self.losses[global_step(self.model)] = self._count * mean - (self._count - 1) * self._mean
+        step = global_step(self.model)
+        self.losses[step] = self._count * mean - (self._count - 1) * self._mean
         self._mean = mean
+        if self.log is not None:
+            self.log.append(step, self.losses[step])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.log is not None:
+            self.log.sync()
 
 
 class PeriodicCheckpoint(keras.callbacks.Callback):

@@ -7,7 +7,8 @@ latest                  # the name of the newest checkpoint, replaced atomically
 ckpt-00000200/
   model.h5              # every model variable, BatchNorm statistics and SeedGenerator states
   optimizer.h5          # every optimizer variable: iterations, learning rate, slots
-  state.json            # step, SHA-256 of the two files, model fingerprint, callback state
+  state.json            # format_version, step, SHA-256 of the two files, model fingerprint,
+                        # callback state
 ckpt-00000100/ ...
 ```
 
@@ -20,7 +21,10 @@ creation order, with each variable's path and shape kept as attributes and check
 A checkpoint is written into a hidden temporary directory which is then renamed into
 place (`os.replace`), and only then does `latest` move, so a crash at any point leaves
 the previous checkpoint intact. On load every file's SHA-256 is checked; a corrupt or
-truncated checkpoint is skipped with a warning and the previous one is used.
+truncated checkpoint is skipped with a warning and the previous one is used. A checkpoint
+of another `format_version` or of another model (config, vocabulary) is an error naming
+both sides, never silently skipped. Checkpoints written before `format_version` existed
+have the layout of version 1 and are read as such.
 """
 
 import dataclasses
@@ -34,11 +38,15 @@ import warnings
 import h5py
 import numpy as np
 
+FORMAT_VERSION = 1
 LATEST = "latest"
 STATE = "state.json"
 MODEL_FILE = "model.h5"
 OPTIMIZER_FILE = "optimizer.h5"
 _NAME = re.compile(r"^ckpt-(\d{8})$")
+# Leftovers of a process killed while saving: a half-written checkpoint, a checkpoint
+# moved aside to be replaced by a new one of the same step, a half-written `latest`.
+_LEFTOVER = re.compile(r"^(?:\.tmp-ckpt-\d{8}|(ckpt-\d{8})\.old|latest\.tmp)-(\d+)$")
 
 
 class CheckpointMismatchError(ValueError):
@@ -99,6 +107,18 @@ def _read_variables(path, variables, what):
         variable.assign(value)
 
 
+def _process_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def describe_mismatch(expected, found):
     """One line naming the fingerprint entries that differ (for error messages)."""
     keys = sorted(set(expected) | set(found))
@@ -112,8 +132,23 @@ def describe_mismatch(expected, found):
                      for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
             parts.append(f"{key}: " + ", ".join(inner))
         else:
-            parts.append(f"{key} differs")
+            parts.append(f"{key} {_short(b)} there vs {_short(a)} here")
     return "; ".join(parts) or "fingerprints differ"
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 20 else text[:17] + "...'"
+
+
+def check_format_version(state, path):
+    """Raises `CheckpointMismatchError` naming both versions if `state` is of another format."""
+    found = state.get("format_version", 1)
+    if found != FORMAT_VERSION:
+        raise CheckpointMismatchError(
+            f"{path} is a checkpoint of format_version {found!r}; this version of glomo_tf "
+            f"reads format_version {FORMAT_VERSION}."
+        )
 
 
 class CheckpointManager:
@@ -156,6 +191,31 @@ class CheckpointManager:
                 found.append((int(match.group(1)), path))
         return sorted(found)
 
+    def tidy(self):
+        """Cleans up after a process killed while saving (called by `save` and `restore`).
+
+        Half-written temporaries of dead processes are deleted. A checkpoint that was moved
+        aside to be replaced by a new one of the same step, when the new one never arrived,
+        is renamed back. Returns the names put back.
+        """
+        if not os.path.isdir(self.directory):
+            return []
+        recovered = []
+        for name in sorted(os.listdir(self.directory)):
+            match = _LEFTOVER.match(name)
+            if not match or _process_alive(int(match.group(2))):
+                continue
+            path = os.path.join(self.directory, name)
+            original = match.group(1)
+            if original and not os.path.exists(os.path.join(self.directory, original)):
+                os.replace(path, os.path.join(self.directory, original))
+                recovered.append(original)
+            elif os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+        return recovered
+
     def latest_path(self):
         """The checkpoint `latest` points at, else the newest directory, else None."""
         pointer = os.path.join(self.directory, LATEST)
@@ -187,6 +247,8 @@ class CheckpointManager:
         return state
 
     def check_fingerprint(self, state, path):
+        """Raises `CheckpointMismatchError` unless `state` is this format and this model's."""
+        check_format_version(state, path)
         found = state.get("fingerprint", {})
         if found != self.fingerprint:
             raise CheckpointMismatchError(
@@ -203,6 +265,7 @@ class CheckpointManager:
         """
         step = int(step)
         os.makedirs(self.directory, exist_ok=True)
+        self.tidy()
         name = f"ckpt-{step:08d}"
         final = os.path.join(self.directory, name)
         temp = os.path.join(self.directory, f".tmp-{name}-{os.getpid()}")
@@ -212,6 +275,7 @@ class CheckpointManager:
             _write_variables(os.path.join(temp, MODEL_FILE), model.variables)
             _write_variables(os.path.join(temp, OPTIMIZER_FILE), model.optimizer.variables)
             state = {
+                "format_version": FORMAT_VERSION,
                 "step": step,
                 "fingerprint": self.fingerprint,
                 "extra_state": extra_state or {},
@@ -268,6 +332,7 @@ class CheckpointManager:
             CheckpointMismatchError: the newest readable checkpoint belongs to another model.
             CheckpointCorruptError: checkpoints exist but none of them is readable.
         """
+        self.tidy()
         candidates = [path for _, path in reversed(self.checkpoints())]
         latest = self.latest_path()
         if latest in candidates:

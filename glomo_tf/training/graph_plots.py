@@ -14,6 +14,11 @@ DIRECTION_NAMES = ("forward", "backward")
 _MAX_LABELLED_TOKENS = 48
 
 
+def _plain(text):
+    """`text` as matplotlib can draw it literally: `$` is not mathtext, surrogates are U+FFFD."""
+    return str(text).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def plot_graphs(graphs, tokens=None, path=None, title=None):
     """Draws every graph of one sequence as a heatmap grid.
 
@@ -53,7 +58,7 @@ def plot_graphs(graphs, tokens=None, path=None, title=None):
         raise ValueError(f"Graphs must be square T x T; got shape {graphs.shape}.")
     num_directions, num_layers, num_heads, length = graphs.shape[:4]
     if tokens is not None:
-        tokens = [str(t) for t in tokens]
+        tokens = [_plain(t) for t in tokens]
         if len(tokens) != length:
             raise ValueError(f"Got {len(tokens)} tokens for graphs over T = {length} units.")
     rows = num_directions * num_layers
@@ -72,14 +77,15 @@ def plot_graphs(graphs, tokens=None, path=None, title=None):
                 if tokens is not None and length <= _MAX_LABELLED_TOKENS:
                     ax.set_xticks(range(length))
                     ax.set_yticks(range(length))
-                    ax.set_xticklabels(tokens, rotation=90, fontsize=5)
-                    ax.set_yticklabels(tokens, fontsize=5)
+                    # parse_math=False: a token like "$5" is text, not a formula.
+                    ax.set_xticklabels(tokens, rotation=90, fontsize=5, parse_math=False)
+                    ax.set_yticklabels(tokens, fontsize=5, parse_math=False)
                 else:
                     ax.set_xticks([])
                     ax.set_yticks([])
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_plain(title), fontsize=10, parse_math=False)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig

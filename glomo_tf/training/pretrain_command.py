@@ -6,6 +6,7 @@ an empty corpus, an `--out` that already holds a run), so mistakes fail in a sec
 
 import argparse
 import os
+import sys
 
 from glomo_tf.configs import GLoMoConfig, PretrainConfig, load_configs
 from glomo_tf.training.strategy import STRATEGIES
@@ -25,6 +26,7 @@ _TRAIN_OVERRIDES = {
     "keep_checkpoints": "keep_checkpoints",
     "log_every": "log_every",
     "image_every": "image_every",
+    "on_nan": "on_nan",
 }
 
 
@@ -121,6 +123,10 @@ def add_parser(subparsers):
     parser.add_argument("--format", default="auto", dest="corpus_format",
                         choices=("auto", "lines", "paragraphs", "ptb", "wikitext", "wikiextractor", "imdb"),
                         help="how the corpus is split into documents")
+    parser.add_argument("--on-nan", choices=("stop", "skip"), default=None,
+                        help="on a non-finite loss: stop (keep the last good checkpoint; exit code 1) or "
+                             "skip the batch (rewind to the last checkpoint, replay, skip it) "
+                             "[default: the config's, stop]")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run, command="pretrain")
     return parser
@@ -191,7 +197,14 @@ def run(args):
     summary = [f"step {result.final_step}", f"stopped: {result.stopped}"]
     if val:
         summary.append(f"val_loss {val[-1]:.4f}")
+    if result.skipped_steps:
+        summary.append(f"skipped steps {result.skipped_steps}")
     print(f"glomo pretrain: {', '.join(summary)}; checkpoint {result.checkpoint_path}; "
           f"TensorBoard: tensorboard --logdir {result.log_dir}")
-    return 1 if result.stopped == "nan" else 0
+    if result.stopped == "nan":
+        print(f"glomo pretrain: error: non-finite loss at step {result.final_step}; training stopped, "
+              f"the last good checkpoint is kept ({result.checkpoint_path or 'none'}). Resume with --resume "
+              "and a lower --lr, or pass --on-nan skip.", file=sys.stderr)
+        return 1
+    return 0
 

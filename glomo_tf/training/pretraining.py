@@ -53,7 +53,13 @@ from glomo_tf.training.callbacks import (
     current_learning_rate,
     global_step,
 )
-from glomo_tf.training.checkpoints import CheckpointManager, CheckpointMismatchError, describe_mismatch
+from glomo_tf.training.checkpoints import (
+    CheckpointManager,
+    CheckpointMismatchError,
+    check_format_version,
+    describe_mismatch,
+)
+from glomo_tf.training.step_log import StepLossLog
 from glomo_tf.training.strategy import make_strategy
 from glomo_tf.training.synthetic_corpus import SYNTHETIC, write_synthetic_corpus
 
@@ -61,6 +67,10 @@ CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocab.txt"
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
+LOSS_LOG_FILE = "losses.tsv"
+# on_nan="skip" gives up (stops as "nan") after this many non-finite steps in a row:
+# the weights have diverged, skipping more batches will not help.
+MAX_CONSECUTIVE_SKIPS = 10
 # Share of the documents held out for validation when no validation corpus is given.
 VALIDATION_FRACTION = 0.02
 MIN_VOCABULARY_WORDS = 2
@@ -84,6 +94,10 @@ class PretrainResult:
         model_config: the model's config (its `vocabulary_size` is the vocabulary's).
         out_dir, config_path, vocabulary_path, checkpoint_dir, log_dir: paths.
         checkpoint_path: the newest checkpoint written or resumed from (None if none).
+        skipped_steps: global steps whose batch was skipped for a non-finite loss
+            (`on_nan="skip"`), over the whole run up to `final_step`.
+        loss_log_path: `out_dir/losses.tsv`, the loss of every step of the whole run
+            (see `glomo_tf.training.step_log`).
     """
 
     history: dict
@@ -99,6 +113,8 @@ class PretrainResult:
     checkpoint_dir: str
     log_dir: str
     checkpoint_path: str | None
+    skipped_steps: list = dataclasses.field(default_factory=list)
+    loss_log_path: str | None = None
 
 
 class _DocumentSlice:
@@ -172,6 +188,14 @@ def _distribution_options(dataset):
 def _merge_history(total, history):
     for key, values in history.history.items():
         total.setdefault(key, []).extend(float(v) for v in values)
+
+
+def _diverged(skipped_steps, step):
+    """True when `step` would be the `MAX_CONSECUTIVE_SKIPS`-th skipped step in a row."""
+    run = 1
+    while step - run in skipped_steps:
+        run += 1
+    return run >= MAX_CONSECUTIVE_SKIPS
 
 
 class _StopAtStep(keras.callbacks.Callback):
@@ -280,6 +304,7 @@ def pretrain(
     model_config = dataclasses.replace(model_config, vocabulary_size=len(vocabulary))
     fingerprint = _model_fingerprint(model_config, vocabulary)
     if existing is not None:
+        check_format_version(existing[1], os.path.join(checkpoint_dir, f"ckpt-{existing[0]:08d}"))
         found = existing[1].get("fingerprint", {})
         if found != fingerprint:
             raise CheckpointMismatchError(
@@ -326,77 +351,130 @@ def pretrain(
 
     manager = CheckpointManager(checkpoint_dir, tc.keep_checkpoints, fingerprint)
     plateau = PlateauLRHalving(patience=tc.plateau_patience, factor=0.5, verbose=1 if progress else 0)
-    start_step, checkpoint_path = 0, None
-    if resume:
+    loss_log = StepLossLog(os.path.join(out_dir, LOSS_LOG_FILE))
+    skipped_steps = []
+
+    def restore_newest():
         restored = manager.restore(model)
-        start_step, checkpoint_path = restored.step, restored.path
         plateau.set_state(restored.extra_state.get("plateau", {}))
-        if global_step(model) != start_step:
+        if global_step(model) != restored.step:
             raise ValueError(
-                f"Checkpoint {restored.path} is inconsistent: step {start_step} but the optimizer "
+                f"Checkpoint {restored.path} is inconsistent: step {restored.step} but the optimizer "
                 f"has run {global_step(model)} iterations."
             )
+        # Steps after the checkpoint are redone: drop them (and a line cut by a kill).
+        loss_log.truncate(restored.step)
+        return restored
+
+    start_step, checkpoint_path = 0, None
+    if resume:
+        restored = restore_newest()
+        start_step, checkpoint_path = restored.step, restored.path
+        skipped_steps = [s for s in restored.extra_state.get("skipped_steps", []) if s <= start_step]
+    else:
+        loss_log.truncate(0)
 
     log_dir = os.path.join(out_dir, LOG_DIR)
     stopper = StopBelowLearningRate(tc.min_lr_fraction * tc.learning_rate)
-    recorder = StepLossRecorder()
+    recorder = StepLossRecorder(loss_log)
     summaries = PretrainingSummaries(
         os.path.join(log_dir, "steps"), tc.log_every, tc.batch_size * length,
         image_every=tc.image_every, window=image_window, tokens=image_tokens,
     )
-    checkpointer = PeriodicCheckpoint(manager, tc.checkpoint_every, lambda: {"plateau": plateau.get_state()})
+    checkpointer = PeriodicCheckpoint(
+        manager, tc.checkpoint_every,
+        lambda: {"plateau": plateau.get_state(), "skipped_steps": list(skipped_steps)},
+    )
     nan_guard = keras.callbacks.TerminateOnNaN()
     tensorboard = keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)
     # Order matters at an epoch's end: the lr schedule updates before the checkpoint
-    # stores its state.
+    # stores its state, and the loss log (recorder) is synced before the checkpoint.
     callbacks = [nan_guard, plateau, stopper, recorder, summaries, tensorboard, checkpointer]
+    if tc.on_nan == "skip" and not resume:
+        # "skip" rewinds to the newest checkpoint: make sure there is one.
+        checkpointer.save(0)
 
     g = math.gcd(tc.validate_every, tc.checkpoint_every)
     history = {}
     step = start_step
     stopped = "steps"
+    # Steps whose batch is skipped in this invocation (on_nan="skip"), ahead of `step`
+    # while a rewound run replays up to them.
+    to_skip = set()
     if current_learning_rate(model) < stopper.threshold:
         stopped = "min_lr"
-    while stopped == "steps" and step < tc.steps:
-        first_epoch = step // g
-        if step % g:
-            # Off the grid (resumed from a final checkpoint): one short epoch back onto it.
-            end = min(tc.steps, (first_epoch + 1) * g)
-            steps_per_epoch, last_epoch = end - step, first_epoch + 1
-        else:
-            end = tc.steps
-            steps_per_epoch, last_epoch = g, math.ceil(end / g)
-        validation_epochs = [
-            e + 1 for e in range(first_epoch, last_epoch)
-            if min((e + 1) * g, end) % tc.validate_every == 0 and min((e + 1) * g, end) == (e + 1) * g
-        ]
-        fit_history = model.fit(
-            train_data.skip(step),
-            initial_epoch=first_epoch,
-            epochs=last_epoch,
-            steps_per_epoch=steps_per_epoch,
-            validation_data=validation_data if validation_epochs else None,
-            validation_steps=tc.validation_steps if validation_epochs else None,
-            validation_freq=validation_epochs or 1,
-            callbacks=callbacks + [_StopAtStep(end)],
-            verbose=1 if progress else 0,
-        )
-        _merge_history(history, fit_history)
-        new_step = global_step(model)
-        if not math.isfinite(recorder.losses.get(new_step, 0.0)):
-            stopped = "nan"
-        elif stopper.stopped:
-            stopped = "min_lr"
-        elif new_step == step:
-            raise RuntimeError(f"Training made no progress at step {step}.")
-        step = new_step
-    summaries.close()
+    try:
+        while stopped == "steps" and step < tc.steps:
+            if step + 1 in to_skip:
+                # The batch of step + 1 is consumed without an update: the data position
+                # and the global step advance, the weights and optimizer slots do not.
+                model.optimizer.iterations.assign_add(1)
+                step += 1
+                skipped_steps.append(step)
+                recorder.losses[step] = float("nan")
+                loss_log.append(step, float("nan"), "skipped")
+                continue
+            target = min([tc.steps] + [s - 1 for s in to_skip if s > step])
+            first_epoch = step // g
+            if step % g:
+                # Off the grid (resumed from a final checkpoint, or after a skipped
+                # batch): one short epoch back onto it.
+                end = min(target, (first_epoch + 1) * g)
+                steps_per_epoch, last_epoch = end - step, first_epoch + 1
+            else:
+                end = target
+                steps_per_epoch, last_epoch = g, math.ceil(end / g)
+            validation_epochs = [
+                e + 1 for e in range(first_epoch, last_epoch)
+                if min((e + 1) * g, end) % tc.validate_every == 0 and min((e + 1) * g, end) == (e + 1) * g
+            ]
+            fit_history = model.fit(
+                train_data.skip(step),
+                initial_epoch=first_epoch,
+                epochs=last_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=validation_data if validation_epochs else None,
+                validation_steps=tc.validation_steps if validation_epochs else None,
+                validation_freq=validation_epochs or 1,
+                callbacks=callbacks + [_StopAtStep(end)],
+                verbose=1 if progress else 0,
+            )
+            _merge_history(history, fit_history)
+            new_step = global_step(model)
+            if not math.isfinite(recorder.losses.get(new_step, 0.0)):
+                if tc.on_nan == "skip" and not _diverged(skipped_steps, new_step):
+                    warnings.warn(
+                        f"Non-finite loss at step {new_step}: skipping its batch (on_nan='skip'); "
+                        "rewinding to the newest checkpoint and replaying up to it.",
+                        stacklevel=2,
+                    )
+                    to_skip.add(new_step)
+                    step = restore_newest().step
+                    skipped_steps[:] = [s for s in skipped_steps if s <= step]
+                    continue
+                stopped = "nan"
+            elif stopper.stopped:
+                stopped = "min_lr"
+            elif new_step == step:
+                raise RuntimeError(f"Training made no progress at step {step}.")
+            step = new_step
+    finally:
+        summaries.close()
+        loss_log.close()
 
     final_step = global_step(model)
     if stopped != "nan" and checkpointer.last_saved_step != final_step and final_step > start_step:
         checkpointer.save(final_step)
     if checkpointer.last_saved_step is not None:
         checkpoint_path = manager.latest_path()
+    if stopped == "nan":
+        kept = manager.latest_path()
+        warnings.warn(
+            f"Non-finite loss at step {final_step}: training stopped. The last good checkpoint "
+            f"({kept or 'none'}) is kept; resume from it with a lower learning rate, or set "
+            "on_nan='skip' (--on-nan skip) to skip such batches.",
+            stacklevel=2,
+        )
     return PretrainResult(
         history=history,
         step_losses=dict(recorder.losses),
@@ -411,4 +489,6 @@ def pretrain(
         checkpoint_dir=checkpoint_dir,
         log_dir=log_dir,
         checkpoint_path=checkpoint_path,
+        skipped_steps=list(skipped_steps),
+        loss_log_path=loss_log.path,
     )
