@@ -16,7 +16,9 @@ chance). A module pretrained on another language still runs (its graphs then
 carry no planted relation), which is what the smoke test does.
 
 This script uses keras-tuner directly, so every step is in view. The `glomo tune` command
-(`glomo_tf/tuning/`) packages the same idea for the pretraining and downstream configs.
+(`glomo_tf/tuning/`) packages the same idea, resumable and for every task: e.g.
+`glomo tune --task synthetic --max-trials 6` searches this task, and `--task sst2` or
+`--task pretrain` the real tasks and the pretraining config.
 
 Run:
 
