@@ -4,7 +4,7 @@ Everything is measured in one process, interleaved (GLoMo steps, Transformer ste
 the ratio survives a noisy shared machine. Utilisation = hand-counted FLOPs per step (see
 bench/flops.py) / step time / the FLOP rate of a large fp32 matmul timed in the same run.
 
-    python bench/pretrain_throughput.py --configs small,paper --length 128
+    python bench/pretrain_throughput.py --configs small,paper --batch 32,4 --length 128
 """
 
 import argparse
@@ -27,18 +27,20 @@ from glomo_tf.configs import GLoMoConfig  # noqa: E402
 from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer  # noqa: E402
 
 
-def matmul_flops_per_second(size=2048, repeats=10):
+def matmul_timer(size=2048):
+    """Seconds of one fp32 `size`^2 matmul, as a timer like the models' (2 size^3 FLOPs)."""
     a = tf.random.normal((size, size))
     b = tf.random.normal((size, size))
     step = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
     step().numpy()
-    times = []
-    for _ in range(3):
+
+    def run(repeats):
         start = time.perf_counter()
         for _ in range(repeats):
             step().numpy()
-        times.append((time.perf_counter() - start) / repeats)
-    return 2 * size ** 3 / min(times)
+        return (time.perf_counter() - start) / repeats
+
+    return run
 
 
 def step_timer(model, ids):
@@ -54,65 +56,108 @@ def step_timer(model, ids):
     return run
 
 
-def measure(config_name, length, batch, steps, rounds, jit):
+MODELS = {
+    "GLoMo": lambda c: GLoMoPretrainer(c, seed=0),
+    "GLoMo plain (fused=False)": lambda c: GLoMoPretrainer(c, seed=0, fused=False),
+    "Transformer LM": lambda c: TransformerLM(c, seed=0),
+}
+
+
+def train_flops(name, config, batch, length):
+    if name.startswith("GLoMo"):
+        return flops.glomo_train_flops(config, batch, length, fused="plain" not in name)
+    return flops.transformer_train_flops(config, batch, length)
+
+
+def measure(config_name, length, batch, steps, rounds, jit, models, matmul_size):
+    """Median step time and median utilisation (per-round ratio to the matmul) per model."""
     config = GLoMoConfig.named(config_name, sequence_length=length)
     ids = np.random.RandomState(0).randint(0, config.vocabulary_size, (batch, length)).astype("int32")
-    timers = {}
-    for name, cls in (("GLoMo", GLoMoPretrainer), ("Transformer LM", TransformerLM)):
+    timers = {"matmul": matmul_timer(matmul_size)}
+    for name in models:
         keras.utils.set_random_seed(0)
-        model = cls(config, seed=0)
+        model = MODELS[name](config)
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.2, global_clipnorm=0.25),
                       jit_compile=jit)
         timers[name] = step_timer(model, ids)
+    for run in timers.values():
+        run(1)  # a second warm-up: a model's first step after another was built can retrace
     samples = {name: [] for name in timers}
     for _ in range(rounds):
+        # Interleaved, the matmul included: each round's ratios see the same contention.
         for name, run in timers.items():
-            samples[name].append(run(steps))
-    counts = {
-        "GLoMo": flops.glomo_train_flops(config, batch, length),
-        "Transformer LM": flops.transformer_train_flops(config, batch, length),
-    }
-    return {name: (statistics.median(samples[name]), counts[name]) for name in timers}
+            samples[name].append(run(steps if name != "matmul" else 5))
+    peak_rates = [2 * matmul_size ** 3 / s for s in samples["matmul"]]
+    results = {}
+    for name in models:
+        count = train_flops(name, config, batch, length)
+        utilisation = [count / s / peak for s, peak in zip(samples[name], peak_rates)]
+        speed = [base / s for s, base in zip(samples[name], samples[models[-1]])]
+        results[name] = dict(seconds=statistics.median(samples[name]), flops=count,
+                             utilisation=statistics.median(utilisation), speed=statistics.median(speed))
+    return results, statistics.median(peak_rates)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="small,paper")
     parser.add_argument("--length", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=3, help="train steps per timing sample")
+    parser.add_argument("--batch", default="32,4",
+                        help="batch per config (comma list aligned with --configs, or one value)")
+    parser.add_argument("--steps", type=int, default=2, help="train steps per timing sample")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved samples per model")
-    parser.add_argument("--jit", default="auto", choices=["auto", "true", "false"])
+    parser.add_argument("--jit", default="false", choices=["auto", "true", "false"],
+                        help="jit_compile for every model (auto = off on CPU)")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="comma list from: " + ", ".join(MODELS) + " (the last one is the baseline)")
+    parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit]
+    configs = args.configs.split(",")
+    batches = [int(b) for b in args.batch.split(",")]
+    batches = batches * len(configs) if len(batches) == 1 else batches
+    if len(batches) != len(configs):
+        parser.error("--batch needs one value or one per config")
+    models = args.models.split(",")
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}")
 
-    peak = matmul_flops_per_second()
-    rows = []
-    for name in args.configs.split(","):
-        results = measure(name, args.length, args.batch, args.steps, args.rounds, jit)
-        base_time = results["Transformer LM"][0]
-        for model_name, (seconds, count) in results.items():
-            tokens = args.batch * args.length / seconds
-            rate = count / seconds
+    rows, peaks = [], []
+    for name, batch in zip(configs, batches):
+        results, peak = measure(name, args.length, batch, args.steps, args.rounds, jit, models,
+                                args.matmul_size)
+        peaks.append(f"{name}: {peak / 1e9:.1f}")
+        base = results[models[-1]]
+        for model_name, r in results.items():
             rows.append([
-                name, model_name, f"{tokens:,.0f}", f"{seconds:.3f}",
-                f"{count / (args.batch * args.length) / 1e6:.1f}", f"{rate / 1e9:.1f}",
-                f"{100 * rate / peak:.0f}%", f"{base_time / seconds:.2f}",
+                name, batch, model_name, f"{batch * args.length / r['seconds']:,.0f}", f"{r['seconds']:.3f}",
+                f"{r['flops'] / (batch * args.length) / 1e6:.1f}", f"{r['flops'] / r['seconds'] / 1e9:.1f}",
+                f"{100 * r['utilisation']:.0f}%", f"{r['speed']:.2f}",
+                f"{r['utilisation'] / base['utilisation']:.2f}",
             ])
-        print(rows[-2:], flush=True)
+            print(rows[-1], flush=True)
     body = (
-        f"Train step (forward + backward + SGD update), T = {args.length}, batch = {args.batch}, fp32, "
-        f"`jit_compile={args.jit}`. Reference: fp32 2048x2048 matmul at {peak / 1e9:.1f} GFLOP/s in the same "
-        "process. FLOPs per token are hand-counted matmul FLOPs (`bench/flops.py`); GLoMo counts both "
-        "directions. Speed ratio = Transformer step time / this model's step time (> 1: faster).\n\n"
+        f"Train step (forward + backward + SGD update), T = {args.length}, fp32, `jit_compile={args.jit}`, "
+        f"{args.steps} steps per sample, median of {args.rounds} interleaved rounds. Reference: fp32 "
+        f"{args.matmul_size}² matmul timed in every round (median GFLOP/s: {'; '.join(peaks)}); utilisation is "
+        "the median over rounds of (model FLOP/s ÷ that round's matmul FLOP/s). FLOPs per token are "
+        "hand-counted matmul FLOPs (`bench/flops.py`, checked op by op against the traced TF graph in "
+        "`tests/bench/flops_test.py`); GLoMo counts both directions, and the fused step's count is what it "
+        "runs (last feature layer at the sampled positions only). Speed = baseline step time ÷ this "
+        f"model's step time; utilisation ratio = this model's ÷ the baseline's ({models[-1]}). The machine "
+        "is shared (2 cores, other jobs running): absolute figures are noisy, the same-round ratios less so.\n\n"
         + markdown_table(
-            ["config", "model", "tokens/s", "s/step", "MFLOP/token", "GFLOP/s", "utilisation", "speed vs Transformer"],
+            ["config", "batch", "model", "tokens/s", "s/step", "MFLOP/token", "GFLOP/s", "utilisation",
+             "speed vs baseline", "utilisation ratio"],
             rows,
         )
     )
     if not args.no_write:
-        write_section("pretrain_throughput", "Pretraining throughput: GLoMo vs Transformer LM", body)
+        write_section("pretrain_throughput" + ("" if args.jit == "false" else f"_jit_{args.jit}"),
+                      "Pretraining throughput: GLoMo vs Transformer LM"
+                      + ("" if args.jit == "false" else f" (jit_compile={args.jit})"), body)
     else:
         print(body)
 

@@ -22,9 +22,14 @@ class FeaturePredictor(keras.layers.Layer):
         features: `[batch, T, d]`.
         graphs: `[batch, L, K, T, T]`.
         return_all_layers: if True, return `[f^1, ..., f^L]` instead of f^L.
+        positions: optional int `[P]`: compute the last layer only at these positions (the
+            ones the context decoder reads). Earlier layers still run everywhere, since the
+            last layer reads all of them; the result equals `f^L[:, positions]`, for a
+            fraction of the last layer's cost.
 
     Returns:
-        `[batch, T, d]` (f^L), or a list of L such tensors.
+        `[batch, T, d]` (f^L), or a list of L such tensors; with `positions`, the last of
+        them is `[batch, P, d]`.
 
     Example:
     >>> fp = FeaturePredictor(num_heads=2)
@@ -48,7 +53,7 @@ class FeaturePredictor(keras.layers.Layer):
         self.cell = keras.layers.GRUCell(hidden_dim, dtype=self.dtype_policy, name="gru_cell")
         self.cell.build((None, 2 * hidden_dim))
 
-    def call(self, features, graphs, return_all_layers=False):
+    def call(self, features, graphs, return_all_layers=False, positions=None):
         if len(graphs.shape) != 5 or graphs.shape[2] not in (None, self.num_heads):
             raise ValueError(
                 "`graphs` must be [batch, L, K, T, T] with K="
@@ -61,16 +66,23 @@ class FeaturePredictor(keras.layers.Layer):
         graphs = ops.cast(graphs, features.dtype)
         f = features
         outputs = []
-        for layer in range(graphs.shape[1]):
+        num_layers = graphs.shape[1]
+        for layer in range(num_layers):
+            g, f_rows = graphs[:, layer], f
+            if positions is not None and layer == num_layers - 1:
+                # Row i of a graph is what unit i reads: only the sampled readers are needed.
+                g = ops.take(g, positions, axis=2)
+                f_rows = ops.take(f, positions, axis=1)
+            rows = ops.shape(f_rows)[1]
             sliced = ops.reshape(f, (batch, length, self.num_heads, head_size))
-            messages = ops.einsum("bkij,bjkh->bikh", graphs[:, layer], sliced)
-            messages = ops.reshape(messages, (batch, length, hidden_dim))
-            cell_inputs = ops.concatenate([messages * f, messages], axis=-1)
+            messages = ops.einsum("bkij,bjkh->bikh", g, sliced)
+            messages = ops.reshape(messages, (batch, rows, hidden_dim))
+            cell_inputs = ops.concatenate([messages * f_rows, messages], axis=-1)
             state, _ = self.cell(
                 ops.reshape(cell_inputs, (-1, 2 * hidden_dim)),
-                [ops.reshape(f, (-1, hidden_dim))],
+                [ops.reshape(f_rows, (-1, hidden_dim))],
             )
-            f = ops.reshape(state, (batch, length, hidden_dim))
+            f = ops.reshape(state, (batch, rows, hidden_dim))
             outputs.append(f)
         return outputs if return_all_layers else f
 
