@@ -1,0 +1,116 @@
+"""Downstream cost of GLoMo: the graph-augmented train step ÷ the feature-only train step.
+
+IMDB-shaped batches (`--batch` reviews of `--length` tokens, the last ~quarter of some reviews
+padded) through the text classifier's trainable part as `build_text_classifier` assembles it:
+`TransferEncoder` (BiGRU, hidden 64) → trilinear self-attention → masked mean+max pooling →
+Dense → 2 logits, Adam. Features are 50-d (GloVe-sized) token vectors.
+
+- feature-only: `transfer="none"`; no graphs are computed.
+- GLoMo `embeddings` / `rnn`: the frozen pretrained network's graphs (`predict_graphs` of a
+  `--config` GLoMoPretrainer, no gradient, as the exported module computes them) +
+  `TransferEncoder(transfer=...)`.
+
+All variants are timed interleaved in one process (medians of per-round ratios).
+
+    python bench/downstream_step.py --config small --batch 16 --length 400
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+from bench.report import markdown_table, write_section  # noqa: E402
+from glomo_tf.configs import GLoMoConfig  # noqa: E402
+from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer  # noqa: E402
+from glomo_tf.tasks.masked_pooling import MaskedPooling  # noqa: E402
+from glomo_tf.tasks.transfer_encoder import TransferEncoder  # noqa: E402
+from glomo_tf.tasks.trilinear_attention import TrilinearAttention  # noqa: E402
+
+
+class Classifier(keras.Model):
+    def __init__(self, transfer, pretrainer=None, hidden_dim=64, **kwargs):
+        super().__init__(**kwargs)
+        self.pretrainer = pretrainer
+        self.encoder = TransferEncoder(hidden_dim, transfer=transfer, name="encoder")
+        self.attention = TrilinearAttention(self_attention=True, name="self_attention")
+        self.pooling = MaskedPooling(name="pooling")
+        self.hidden = keras.layers.Dense(hidden_dim, activation="relu")
+        self.logits = keras.layers.Dense(2)
+
+    def call(self, inputs, training=False):
+        mask = inputs["padding_mask"]
+        graphs = None
+        if self.pretrainer is not None:
+            graphs = ops.stop_gradient(self.pretrainer.predict_graphs(
+                {"token_ids": inputs["token_ids"], "padding_mask": mask}))
+        x = self.encoder(inputs["features"], graphs=graphs, mask=mask, training=training)
+        x = self.attention(x, context_mask=mask)
+        return self.logits(self.hidden(self.pooling(x, mask=mask)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="small", help="the pretrained network's config")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--length", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+
+    config = GLoMoConfig.named(args.config)
+    pretrainer = GLoMoPretrainer(config, seed=0)
+    pretrainer.trainable = False
+    rng = np.random.RandomState(0)
+    lengths = rng.randint(args.length * 3 // 4, args.length + 1, args.batch)
+    mask = np.arange(args.length)[None] < lengths[:, None]
+    batch = {
+        "token_ids": (rng.randint(1, config.vocabulary_size, (args.batch, args.length)) * mask).astype("int32"),
+        "padding_mask": mask,
+        "features": (rng.normal(size=(args.batch, args.length, 50)) * mask[..., None]).astype("float32"),
+    }
+    labels = rng.randint(0, 2, args.batch)
+    variants = {"feature-only (none)": None, "GLoMo embeddings": "embeddings", "GLoMo rnn": "rnn"}
+    models = {}
+    for name, transfer in variants.items():
+        keras.utils.set_random_seed(0)
+        model = Classifier(transfer or "none", pretrainer if transfer else None)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.train_on_batch(batch, labels)
+        models[name] = model
+    for model in models.values():
+        model.train_on_batch(batch, labels)
+    samples = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            float(np.asarray(model.train_on_batch(batch, labels)))
+            samples[name].append(time.perf_counter() - start)
+    base = samples["feature-only (none)"]
+    rows = []
+    for name, times in samples.items():
+        ratio = statistics.median([t / b for t, b in zip(times, base)])
+        rows.append([name, f"{statistics.median(times):.3f}", f"{ratio:.2f}x"])
+    body = (
+        f"IMDB-shaped batch: {args.batch} reviews x {args.length} tokens (lengths {args.length * 3 // 4}-{args.length}, "
+        f"rest padded), 50-d features, encoder hidden 64, Adam; graphs from a frozen `{args.config}` "
+        f"GLoMoPretrainer (L {config.num_layers}, K {config.num_heads}, both directions). Medians of "
+        f"{args.rounds} interleaved rounds; ratio = median of per-round (step ÷ feature-only step). Target ≤ 1.3x.\n\n"
+        + markdown_table(["variant", "s/step", "÷ feature-only"], rows)
+    )
+    print(body)
+    if not args.no_write:
+        write_section("downstream_step", "Downstream step cost: GLoMo-augmented vs feature-only", body)
+
+
+if __name__ == "__main__":
+    main()
