@@ -6,6 +6,7 @@ What lands in `out_dir`:
 config.json          # {"model": GLoMoConfig, "train": PretrainConfig} (save_configs)
 vocab.txt            # the vocabulary, one token per line, <unk> first (written atomically)
 checkpoints/         # the last `keep_checkpoints` checkpoints and `latest` (checkpoints.py)
+losses.tsv           # the loss of every step of the whole run, kill-safe (step_log.py)
 logs/                # TensorBoard: keras' epoch summaries (train/, validation/) and
                      # steps/ (loss, learning_rate, tokens_per_second, val_loss, graph heatmaps)
 synthetic/           # only for corpus="synthetic": the generated train/valid corpus
@@ -23,6 +24,16 @@ checkpoint restores the weights, BatchNorm statistics, the position sampler's se
 optimizer (iterations, learning rate, momentum/Adam slots) and the plateau schedule's
 state. If s is not a multiple of `g` (a resumed run whose last checkpoint was the final
 one of a shorter run), one short `fit` first brings the run back onto the grid.
+
+A non-finite training loss stops the run (`on_nan="stop"`): no checkpoint is written from
+the bad step on, so the newest one is the last good one. With `on_nan="skip"` the run
+instead rewinds to the newest checkpoint (a step-0 one is written at the start for this),
+replays the steps up to the bad one (deterministic: the same losses again) and consumes
+the bad step's batch without an update: the global step and the data position advance,
+weights, optimizer slots and BatchNorm statistics do not (a skip inside the train step
+could not keep the statistics of the bad forward pass out). Each skip costs up to
+`checkpoint_every` replayed steps; `MAX_CONSECUTIVE_SKIPS` skips in a row stop the run.
+A validation or checkpoint due exactly at a skipped step is not run.
 
 On resume the learning rate comes from the checkpoint (it may have been halved): a new
 `learning_rate` in `train_config` is not applied. `steps` may be raised to train longer.
