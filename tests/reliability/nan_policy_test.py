@@ -16,7 +16,8 @@ from glomo_tf.training.pretraining import pretrain
 from glomo_tf.training.step_log import read_step_log
 from tests.training.corpus_fixtures import tiny_model_config, tiny_train_config, write_text_corpus
 
-BAD_STEP = 3
+# A checkpoint step (checkpoint_every=2): the bad step's epoch end must not save its weights.
+BAD_STEP = 4
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_stop_keeps_the_last_good_checkpoint_and_says_so(nan_at_step, corpus, tm
     assert "--on-nan skip" in err[0]
     assert _finite_checkpoints(out / "checkpoints") == [2]
     log = read_step_log(out / "losses.tsv")
-    assert [(s, status) for s, _, status in log] == [(1, "ok"), (2, "ok"), (3, "nan")]
+    assert [(s, status) for s, _, status in log] == [(1, "ok"), (2, "ok"), (3, "ok"), (4, "nan")]
 
 
 @pytest.mark.slow
@@ -76,7 +77,7 @@ def test_skip_skips_exactly_the_bad_batch(nan_at_step, corpus, tmp_path):
     assert result.stopped == "steps" and result.final_step == 6 and result.skipped_steps == [BAD_STEP]
     log = read_step_log(result.loss_log_path)
     assert [s for s, _, _ in log] == [1, 2, 3, 4, 5, 6]  # none repeated by the replay
-    assert [status for _, _, status in log] == ["ok", "ok", "skipped", "ok", "ok", "ok"]
+    assert [status for _, _, status in log] == ["ok", "ok", "ok", "skipped", "ok", "ok"]
     assert all(np.isfinite(loss) for s, loss, _ in log if s != BAD_STEP)
     assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(v))) for v in result.model.variables)
     assert _finite_checkpoints(result.checkpoint_dir)[-1] == 6
