@@ -12,8 +12,9 @@ The graph module: `--module PATH`, else the bundled `saved_models/glomo_planted_
 one pretrained here with `glomo_tf.demo.run.pretrain_module` (several minutes on 2 CPU cores
 for the default `--pretrain-steps`, the budget of `glomo demo --pretrain`). The graphs can
 only help where the module has learned the planted relations (`glomo demo` prints its
-parent recovery); with a module that has not, every trial stays near chance. A module pretrained on another language still runs (its graphs then
-carry no planted relation), which is what the smoke test does.
+parent recovery); with a module that has not, every trial stays near chance. A module
+pretrained on another language still runs (its graphs then carry no planted relation),
+which is what the smoke test does.
 
 This script uses keras-tuner directly, so every step is in view. The `glomo tune` command
 (`glomo_tf/tuning/`) packages the same idea, resumable and for every task: e.g.
