@@ -1,0 +1,77 @@
+"""`glomo demo` end to end on tiny budgets (the real budgets are measured in bench/demo.py)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from glomo_tf.demo.planted_task import make_planted_task
+from glomo_tf.training.synthetic_corpus import make_language
+
+
+@pytest.fixture(scope="module")
+def planted_module(tmp_path_factory):
+    """An untrained tiny module over the planted language (the plumbing needs no training)."""
+    from glomo_tf.configs import GLoMoConfig
+    from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
+    from glomo_tf.export.graph_module import export_graph_module
+    from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
+
+    sizes = dict(hidden_dim=8, head_dim=4, cnn_layers=1, sequence_length=32, num_sampled_positions=4)
+    vocabulary = ["<unk>"] + list(make_language(GLoMoConfig.tiny(**sizes)).words)
+    config = GLoMoConfig.tiny(vocabulary_size=len(vocabulary), **sizes)
+    model = GLoMoPretrainer(config, seed=0)
+    path = tmp_path_factory.mktemp("demo") / "module"
+    return export_graph_module(model, GLoMoWordTokenizer(vocabulary), str(path), max_length=32)
+
+
+def test_planted_task_labels_depend_only_on_the_relation():
+    from glomo_tf.configs import GLoMoConfig
+
+    language = make_language(GLoMoConfig.tiny())
+    texts, labels = make_planted_task(language, 400, seed=3)
+    assert len(texts) == 400 and set(labels.tolist()) == {0, 1}
+    assert 0.4 < labels.mean() < 0.6
+    # Same word frequencies in both classes: a bag of words cannot separate them.
+    answers = set(language.answers.ravel())
+    per_document = [np.mean([sum(w in answers for w in t.split()) for t, l in zip(texts, labels)
+                             if l == label]) for label in (0, 1)]
+    assert abs(per_document[0] - per_document[1]) < 0.3
+
+
+def test_run_demo_prints_a_table_and_writes_a_heatmap(planted_module, tmp_path):
+    from glomo_tf.demo.run import DemoConfig, run_demo
+
+    lines = []
+    config = DemoConfig(train_examples=64, test_examples=32, epochs=1, batch_size=16)
+    result = run_demo(str(tmp_path / "out"), module=planted_module, config=config,
+                      progress=False, log=lines.append)
+    assert set(result.accuracies) == {"none", "uniform", "graphs"}
+    assert all(0.0 <= a <= 1.0 for a in result.accuracies.values())
+    assert 0.0 <= result.recovery <= 1.0 and 0.0 < result.recovery_chance < 0.5
+    assert os.path.getsize(result.heatmap_path) > 1000
+    table = result.table()
+    assert "feature only" in table and "uniform graph" in table and "GLoMo graphs" in table
+    assert any("recovery" in line for line in lines)
+
+
+def test_module_of_another_language_is_refused(tmp_path):
+    from glomo_tf.demo.run import DemoConfig, run_demo
+    from tests.export.tiny_module import exported_module
+
+    with pytest.raises(ValueError, match="not pretrained on the planted language"):
+        run_demo(str(tmp_path), module=exported_module()[1], config=DemoConfig(epochs=1),
+                 progress=False, log=lambda *_: None)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    missing = subprocess.run([sys.executable, "-m", "glomo_tf", "demo", "--module",
+                              str(tmp_path / "nope")], capture_output=True, text=True, env=env)
+    assert missing.returncode == 2
+    assert "not found" in missing.stderr and "Traceback" not in missing.stderr
+    bad = subprocess.run([sys.executable, "-m", "glomo_tf", "demo", "--epochs", "0"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "--epochs must be >= 1" in bad.stderr
