@@ -14,6 +14,7 @@ land if the job is stopped; a rerun skips what is already in the results file.
 """
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from bench.report import markdown_table, write_section  # noqa: E402
 # defaults (BiGRU 64 per direction, dropout 0.2, Adam 1e-3, batch 32, 2 mixtures).
 BUDGETS = {
     "sst2": dict(max_train=4000, max_eval=None, max_tokens=64, epochs=2),
-    "imdb": dict(max_train=1000, max_eval=500, max_tokens=100, epochs=2),
+    "imdb": dict(max_train=800, max_eval=500, max_tokens=64, epochs=2),
     "nli": dict(max_train=4000, max_eval=1000, max_tokens=48, epochs=2),
     "squad": dict(max_train=1500, max_eval=500, max_context_tokens=160,
                   max_question_tokens=40, epochs=2),
@@ -160,9 +161,19 @@ def main():
     parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki_tiny"))
     parser.add_argument("--results", default=os.path.join(ROOT, "runs", "transfer", "results.jsonl"))
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: rewrite the tasks' sections from the results file")
     args = parser.parse_args()
 
+    import glomo_tf.datasets.squad as squad_data
+    import glomo_tf.tasks.task_data as task_data
     from glomo_tf.tasks.finetune import finetune
+
+    # The raw splits do not change between runs: read each data set once per process
+    # (reading the IMDB tarball alone takes minutes on the shared CPU). finetune imports
+    # these functions at call time, so the cached versions are the ones it uses.
+    task_data.load_task_splits = functools.lru_cache(maxsize=None)(task_data.load_task_splits)
+    squad_data.load_squad_protocol = functools.lru_cache(maxsize=None)(squad_data.load_squad_protocol)
 
     seeds = [int(s) for s in args.seeds.split(",")]
     tasks = [t for t in args.tasks.split(",") if t]
@@ -173,6 +184,12 @@ def main():
         budget = BUDGETS[task]
         key = budget_key(task, budget)
         modes = args.modes.split(",") if args.modes else MODES[task]
+        if args.report_only:
+            runs = matching_runs(read_results(args.results), key, args.graphs)
+            if runs and not args.no_write:
+                write_section(f"transfer_{task}", f"Transfer: {TITLES[task]}",
+                              task_section(task, runs, budget, args.graphs, seeds))
+            continue
         for seed in seeds:
             for mode in modes:
                 done = [r for r in matching_runs(read_results(args.results), key, args.graphs)
