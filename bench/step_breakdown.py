@@ -105,8 +105,9 @@ def main(argv=None):
         return model.train_on_batch(ids)
 
     timers = dict(stages, **{"train step": train_step})
-    for fn in timers.values():
-        fn()  # trace / compile
+    for _ in range(2):  # trace / compile; a second call, since the first after another trace can retrace
+        for fn in timers.values():
+            fn()
     samples = {name: [] for name in timers}
     for _ in range(args.rounds):
         for name, fn in timers.items():

@@ -83,3 +83,16 @@ def test_rejects_wrong_shapes():
     layer = FeaturePredictor(num_heads=2)
     with pytest.raises(ValueError, match=r"\[batch, L, K, T, T\]"):
         layer(np.ones((1, 4, 4), "float32"), np.ones((1, 2, 4, 4), "float32"))
+
+
+def test_positions_compute_the_last_layer_at_those_positions_only():
+    layer = FeaturePredictor(num_heads=2)
+    x = np.random.RandomState(1).normal(size=(2, 6, 4)).astype("float32")
+    graphs = _random_graphs(2, 3, 2, 6)
+    positions = np.array([4, 0, 4, 2], "int32")  # with repeats, as sampled with replacement
+    full = layer(x, graphs, return_all_layers=True)
+    sampled = layer(x, graphs, return_all_layers=True, positions=positions)
+    for a, b in zip(full[:-1], sampled[:-1]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+    assert tuple(sampled[-1].shape) == (2, 4, 4)
+    np.testing.assert_allclose(np.asarray(full[-1])[:, positions], np.asarray(sampled[-1]), rtol=1e-5, atol=1e-6)
