@@ -32,6 +32,10 @@ _HAS_DIGIT = r".*\p{Nd}.*"
 _NO_AUTOGRAPH = tf.autograph.experimental.do_not_convert
 # Splits on Unicode White_Space (ICU), which covers \s and the \p{Z} separators.
 _WHITESPACE_SPLITTER = tf_text.WhitespaceTokenizer()
+# tf-text's WhitespaceTokenizer cuts multi-byte white space (U+0085, U+1680, U+2028,
+# U+2029) after its first byte, leaving invalid UTF-8 at the end of the previous token
+# (seen in IMDB reviews). Non-ASCII white space is therefore turned into " " first.
+_NON_ASCII_WHITESPACE = r"[\x{85}\p{Z}]"
 
 
 def validate_vocabulary(vocabulary: Iterable[str]) -> list[str]:
@@ -243,6 +247,7 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         )
         if self.normalization_form is not None:
             text = tf_text.normalize_utf8(text, self.normalization_form)
+        text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
         pieces = _WHITESPACE_SPLITTER.tokenize(text)
         tokens = pieces.with_flat_values(
             tf_text.regex_split(pieces.flat_values, _DELIMITERS, _KEPT)

@@ -36,7 +36,9 @@ def module_tokens(graph_module, texts, batch_size=256):
         rows = tokens["tokens"].numpy()
         lengths = tokens["mask"].numpy().sum(axis=1)
         for row, length in zip(rows, lengths):
-            out.append([t.decode("utf-8") for t in row[: int(length)]])
+            # "replace": a module whose tokenizer emits invalid UTF-8 (modules exported
+            # before the word tokenizer's white-space fix) must not stop a run.
+            out.append([t.decode("utf-8", errors="replace") for t in row[: int(length)]])
     return out
 
 

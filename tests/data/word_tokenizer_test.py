@@ -85,6 +85,16 @@ def test_empty_whitespace_and_invalid_utf8():
     assert tokenizer([b"the \xff cat"]) == [[1, 0, 2]]
 
 
+@pytest.mark.parametrize("space", ["\u0085", "\u00a0", "\u1680", "\u2028", "\u2029", "\u3000"])
+def test_non_ascii_white_space_splits_on_whole_characters(space):
+    # tf-text's WhitespaceTokenizer alone cut U+0085/U+1680/U+2028/U+2029 after their
+    # first byte: "the\x85cat" gave b"the\xc2" (invalid UTF-8) + "cat".
+    tokenizer = GLoMoWordTokenizer(VOCAB)
+    out = tokenizer.split([f"the{space}cat {space}sat{space}"])
+    assert out == [["the", "cat", "sat"]]
+    assert tokenizer([f"the{space}cat"]) == [[1, 2]]
+
+
 def test_scalar_input_and_dense_padding():
     tokenizer = GLoMoWordTokenizer(VOCAB, sequence_length=4)
     np.testing.assert_array_equal(tokenizer("the cat"), [1, 2, 0, 0])
