@@ -10,7 +10,9 @@ class CausalConvStack(keras.layers.Layer):
     zeroed at the input of every convolution, so a unit never reads padding (and, in the
     backward direction where the reversed padding comes first, padding acts exactly like the
     causal convolution's own zero padding). BatchNorm statistics are taken over real
-    positions only.
+    positions only; on TensorFlow they are synchronized over the replicas of a
+    `tf.distribute` strategy (Keras computes masked statistics per replica, so with a
+    padding mask they are the replica's own).
 
     Args:
         num_layers: int, number of conv blocks.
@@ -54,7 +56,13 @@ class CausalConvStack(keras.layers.Layer):
             )
             conv.build(shape)
             shape = shape[:-1] + (filters,)
-            norm = keras.layers.BatchNormalization(dtype=self.dtype_policy, name=f"norm_{i}")
+            # Synchronized (TF only): under a multi-replica strategy the batch statistics
+            # and the running ones are those of the global batch, the same on every
+            # replica and worker, as in a single-device run of that batch.
+            norm = keras.layers.BatchNormalization(
+                synchronized=keras.backend.backend() == "tensorflow",
+                dtype=self.dtype_policy, name=f"norm_{i}",
+            )
             norm.build(shape)
             self.convs.append(conv)
             self.norms.append(norm)

@@ -1,3 +1,6 @@
+import contextlib
+import random
+
 import keras
 import keras_hub
 from keras import ops
@@ -8,6 +11,43 @@ from glomo_tf.layers.feature_predictor import FeaturePredictor
 from glomo_tf.layers.graph_predictor import GraphPredictor
 
 DIRECTIONS = ("forward", "backward")
+
+
+@contextlib.contextmanager
+def _initializers_seeded_by(seed):
+    """Python's `random` seeded from `seed` inside the block, restored after it.
+
+    Keras draws the seed of every initializer created without one (the layers' default
+    "glorot_uniform", "orthogonal", ...) from Python's `random`: seeding it while the
+    sub-layers are created and built makes the whole initialisation a function of `seed`,
+    whatever else the process did before, without touching the caller's random state.
+    """
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def _summed_over_replicas(counts):
+    """Token counts of the global batch when a `tf.distribute` strategy splits it.
+
+    The released scale is the inverse frequency in the (whole) batch; with the counts of
+    each replica's slice instead, N replicas would train a different model than one
+    device on the same global batch.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return counts
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return counts
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, counts)
 
 
 def unpack_token_inputs(inputs):
@@ -58,7 +98,8 @@ class GLoMoPretrainer(keras.Model):
 
     Args:
         config: a `GLoMoConfig` or its dict.
-        seed: int or None, seeds initialisation and the position sampler.
+        seed: int or None, seeds every initialiser and the position sampler: the same
+            seed gives the same weights in any process, whatever was built before.
         fused: bool. True (default) computes the loss the fast way: the last
             feature-predictor layer only at the sampled positions, no mask work when the
             input carries no `padding_mask` (pretraining windows), and both directions'
@@ -78,7 +119,7 @@ class GLoMoPretrainer(keras.Model):
     >>> model.compile(optimizer="adam")
     >>> ids = keras.random.randint((4, 32), 0, 200)
     >>> model.predict_graphs(ids).shape   # [B, 2, L, K, T, T]
-    (4, 2, 2, 2, 32, 32)
+    (4, 2, 2, 4, 32, 32)
     """
 
     def __init__(self, config=None, seed=None, fused=True, **kwargs):
@@ -92,37 +133,38 @@ class GLoMoPretrainer(keras.Model):
         self.seed = seed
         self.fused = bool(fused)
         c = config
-        self.embedding = keras_hub.layers.ReversibleEmbedding(
-            c.vocabulary_size,
-            c.hidden_dim,
-            tie_weights=True,
-            embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1, seed=seed),
-            dtype=self.dtype_policy,
-            name="embedding",
-        )
-        self.graph_predictors, self.feature_predictors, self.decoders = {}, {}, {}
-        for direction in DIRECTIONS:
-            self.graph_predictors[direction] = GraphPredictor(
-                num_layers=c.num_layers, num_heads=c.num_heads, head_dim=c.head_dim,
-                cnn_layers=c.cnn_layers, kernel_size=c.kernel_size, sparse_mode=c.sparse_mode,
-                topk_rate=c.topk_rate, dtype=self.dtype_policy,
-                name=f"{direction}_graph_predictor",
+        with _initializers_seeded_by(seed):
+            self.embedding = keras_hub.layers.ReversibleEmbedding(
+                c.vocabulary_size,
+                c.hidden_dim,
+                tie_weights=True,
+                embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1, seed=seed),
+                dtype=self.dtype_policy,
+                name="embedding",
             )
-            self.feature_predictors[direction] = FeaturePredictor(
-                num_heads=c.num_heads, dtype=self.dtype_policy,
-                name=f"{direction}_feature_predictor",
+            self.graph_predictors, self.feature_predictors, self.decoders = {}, {}, {}
+            for direction in DIRECTIONS:
+                self.graph_predictors[direction] = GraphPredictor(
+                    num_layers=c.num_layers, num_heads=c.num_heads, head_dim=c.head_dim,
+                    cnn_layers=c.cnn_layers, kernel_size=c.kernel_size, sparse_mode=c.sparse_mode,
+                    topk_rate=c.topk_rate, dtype=self.dtype_policy,
+                    name=f"{direction}_graph_predictor",
+                )
+                self.feature_predictors[direction] = FeaturePredictor(
+                    num_heads=c.num_heads, dtype=self.dtype_policy,
+                    name=f"{direction}_feature_predictor",
+                )
+                self.decoders[direction] = ContextDecoder(
+                    context_length=c.context_length, num_layers=c.decoder_layers,
+                    dtype=self.dtype_policy, name=f"{direction}_decoder",
+                )
+            self.position_seed = keras.random.SeedGenerator(seed, name="position_seed")
+            self.loss_fn = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
             )
-            self.decoders[direction] = ContextDecoder(
-                context_length=c.context_length, num_layers=c.decoder_layers,
-                dtype=self.dtype_policy, name=f"{direction}_decoder",
-            )
-        self.position_seed = keras.random.SeedGenerator(seed, name="position_seed")
-        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        )
-        # Built eagerly, like keras-hub backbones: weights exist (and can be loaded or
-        # exported) before the first call.
-        self.build()
+            # Built eagerly, like keras-hub backbones: weights exist (and can be loaded or
+            # exported) before the first call.
+            self.build()
 
     def build(self, input_shape=None):
         c = self.glomo_config
@@ -146,9 +188,9 @@ class GLoMoPretrainer(keras.Model):
         embeddings = self.embedding(token_ids)
         if not self.glomo_config.scale_embedding_gradient:
             return embeddings
-        counts = ops.bincount(
+        counts = _summed_over_replicas(ops.bincount(
             ops.reshape(token_ids, (-1,)), minlength=self.glomo_config.vocabulary_size
-        )
+        ))
         scale = 1.0 / ops.cast(ops.take(counts, token_ids), embeddings.dtype)
         constant = ops.stop_gradient(embeddings)
         return constant + (embeddings - constant) * scale[..., None]

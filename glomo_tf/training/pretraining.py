@@ -71,7 +71,7 @@ from glomo_tf.training.checkpoints import (
     describe_mismatch,
 )
 from glomo_tf.training.step_log import StepLossLog
-from glomo_tf.training.strategy import make_strategy
+from glomo_tf.training.strategy import fit_logs_for_multi_worker, make_strategy
 from glomo_tf.training.synthetic_corpus import SYNTHETIC, write_synthetic_corpus
 
 CONFIG_FILE = "config.json"
@@ -359,6 +359,7 @@ def pretrain(
         model = GLoMoPretrainer(model_config, seed=tc.seed)
         model.compile(optimizer=_make_optimizer(tc))
         model.optimizer.build(model.trainable_variables)
+    fit_logs_for_multi_worker(model, strategy)
 
     manager = CheckpointManager(checkpoint_dir, tc.keep_checkpoints, fingerprint)
     plateau = PlateauLRHalving(patience=tc.plateau_patience, factor=0.5, verbose=1 if progress else 0)
@@ -403,6 +404,7 @@ def pretrain(
     callbacks = [nan_guard, plateau, stopper, recorder, summaries, tensorboard, checkpointer]
     if tc.on_nan == "skip" and not resume:
         # "skip" rewinds to the newest checkpoint: make sure there is one.
+        checkpointer.set_model(model)
         checkpointer.save(0)
 
     g = math.gcd(tc.validate_every, tc.checkpoint_every)

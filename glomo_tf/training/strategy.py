@@ -90,3 +90,33 @@ def _check_tf_config():
         raise ValueError(
             f"TF_CONFIG's task {task['type']}:{task['index']} is not in its cluster {config['cluster']}."
         )
+
+
+def is_multi_worker(strategy):
+    """True for a `MultiWorkerMirroredStrategy` that really spans several workers."""
+    import tensorflow as tf
+
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
+def fit_logs_for_multi_worker(model, strategy):
+    """Lets `model.fit`/`evaluate` run under a multi-worker strategy (Keras 3 on TF).
+
+    Keras 3's TensorFlow trainer reduces every log value of a multi-worker step with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar a metric returns
+    ("Invalid reduction dimension 0 for input with 0 dimensions", tensorflow#72388).
+    Giving each replica's log values the shape `[1]` makes that reduction the mean over
+    the replicas, a scalar again. Other strategies are left alone.
+    """
+    if not is_multi_worker(strategy):
+        return model
+    from keras import ops
+
+    def as_vectors(logs):
+        return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+
+    train_step, test_step = model.train_step, model.test_step
+    model.train_step = lambda data: as_vectors(train_step(data))
+    model.test_step = lambda data: as_vectors(test_step(data))
+    return model

@@ -134,6 +134,25 @@ def test_keras_round_trip(model, tmp_path):
     )
 
 
+def test_seed_fixes_every_initial_weight_whatever_was_built_before():
+    import random
+
+    def weights(model):
+        return [np.asarray(v.numpy()) for v in model.variables]
+
+    first = weights(GLoMoPretrainer(TINY, seed=5))
+    GLoMoPretrainer(TINY, seed=6)  # moves Keras's and Python's random state on
+    random.seed(123)
+    state = random.getstate()
+    again = weights(GLoMoPretrainer(TINY, seed=5))
+    assert random.getstate() == state, "the caller's random state was changed"
+    assert len(first) == len(again)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    other = weights(GLoMoPretrainer(TINY, seed=6))
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other) if a.dtype.kind == "f")
+
+
 def test_bad_inputs_have_clear_errors(model):
     with pytest.raises(ValueError, match="too short"):
         model(_ids(length=3))

@@ -90,9 +90,11 @@ def test_two_local_workers_hold_the_same_weights_and_match_one_worker(tmp_path):
     # All-reduced updates: the replicas' weights agree to float rounding.
     np.testing.assert_allclose(results[0]["weights"], results[1]["weights"], rtol=1e-6)
     np.testing.assert_allclose(results[0]["probe"], results[1]["probe"], rtol=1e-6, atol=1e-7)
-    # Same global batch of 4, split 2 + 2. BatchNorm normalises with each replica's own half
-    # (keras' BatchNormalization is not synchronized), so the match is close, not bit-equal;
-    # a wrong split or loss scaling (summing the replicas) would be off by 2x.
+    # Same global batch of 4, split 2 + 2, with synchronized BatchNorm statistics and
+    # global-batch token counts: the same maths as one worker up to float rounding; a
+    # wrong split or loss scaling (summing the replicas) would be off by 2x.
     assert len(results[0]["losses"]) == len(reference["losses"]) == 3
-    np.testing.assert_allclose(results[0]["losses"], reference["losses"], rtol=5e-3)
-    np.testing.assert_allclose(results[0]["weights"], reference["weights"], rtol=5e-3)
+    np.testing.assert_allclose(results[0]["losses"], reference["losses"], rtol=1e-4)
+    # atol: the conv biases before a BatchNorm get a zero gradient up to rounding noise,
+    # which Adam turns into ~1e-6 moves of either sign.
+    np.testing.assert_allclose(results[0]["weights"], reference["weights"], rtol=1e-4, atol=1e-5)
