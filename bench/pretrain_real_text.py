@@ -93,9 +93,18 @@ def check_hub_load(module_dir):
         "import json, sys, tensorflow as tf, tensorflow_text, tensorflow_hub as hub\n"
         "m = hub.load(sys.argv[1])\n"
         "out = m.graphs(tf.constant([sys.argv[2], 'a short one .', '']))\n"
-        "g = out['graphs'].numpy(); s = g.sum(-1)\n"
+        "g = out['graphs'].numpy(); s = g.sum(-1); mask = out['mask'].numpy()\n"
+        "n = mask.sum(1)\n"
+        # Rows that may read something: real tokens except the first (forward) / last
+        # (backward) one; of those, how many actually read (sum 1) in sparse mode.
+        "live = [(b, d, i) for b in range(len(n)) for d in range(2) for i in range(int(n[b]))\n"
+        "        if (d == 0 and i > 0) or (d == 1 and i < n[b] - 1)]\n"
+        "full = [float(abs(s[b, d, :, :, i] - 1).max() < 1e-3) for b, d, i in live]\n"
+        "any_ = [float((abs(s[b, d, :, :, i] - 1) < 1e-3).mean()) for b, d, i in live]\n"
         "print(json.dumps({'shape': list(g.shape), 'row_sum_max': float(s.max()),\n"
         "  'rows_summing_to_1': float(((abs(s - 1) < 1e-3)).mean()),\n"
+        "  'live_rows_reading': sum(any_) / max(len(any_), 1),\n"
+        "  'live_rows': len(live),\n"
         "  'finite': bool(tf.reduce_all(tf.math.is_finite(out['graphs']))),\n"
         "  'empty_text_graph_sum': float(g[2].sum())}))\n"
     )
@@ -155,7 +164,7 @@ Command:
 ```
 {info['command']}
 ```
-
+{"" if not info.get("training_command") else chr(10) + "Training: " + info["training_command"] + chr(10)}
 The validation curve is in `BENCHMARKS.md` (section "Pretraining on real text") and
 `bench/pretrain_real_text.png`; the module's graphs on one sentence in
 `bench/pretrain_real_text_graphs.png`.
@@ -248,6 +257,10 @@ def main():
                         help="skip training: report and export the run already in --run-dir")
     parser.add_argument("--train-minutes", type=float, default=None,
                         help="with --from-run: the training wall time to report")
+    parser.add_argument("--training-command", default=None,
+                        help="with --from-run: how the run was trained, for the report")
+    parser.add_argument("--skip-export", action="store_true",
+                        help="keep the module already at --export (same checkpoint)")
     parser.add_argument("--export", default=None,
                         help="module directory (default saved_models/glomo_wiki_<config>)")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
@@ -288,7 +301,8 @@ def main():
     vocabulary_size = model_config.vocabulary_size
     chance = math.log(vocabulary_size)
 
-    export_from_checkpoint(out_dir, export_dir, checkpoint=checkpoint)
+    if not (args.skip_export and os.path.isdir(export_dir)):
+        export_from_checkpoint(out_dir, export_dir, checkpoint=checkpoint)
     module_bytes = directory_bytes(export_dir)
     hub_check = check_hub_load(export_dir)
     graphs_png = os.path.join(ROOT, "bench", "pretrain_real_text_graphs.png")
@@ -309,6 +323,7 @@ def main():
         "wall_minutes": train_seconds / 60, "module_bytes": module_bytes,
         "final_val_loss": points[-1]["val_loss"] if points else float("nan"),
         "command": command, "points": points, "hub_check": hub_check,
+        "training_command": args.training_command if args.from_run else None,
     }
     write_model_card(export_dir, info)
     with open(os.path.join(args.run_dir, "curve.json"), "w") as f:
@@ -331,8 +346,8 @@ T {T}, D {model_config.context_length}; {train_config.optimizer} lr {train_confi
 {final_step} steps reached within the budget ({final_step * B * T:,} window tokens, far less than one pass over the corpus).
 
 Budget: {train_seconds / 60:.1f} min of training wall time on a 2-core CPU shared with several other
-jobs (load average 10-16 during the run; the process got roughly a quarter of one core, about 7-11 s
-per step). Absolute times are not comparable to other machines. Bad input while reading:
+jobs ({train_seconds / max(final_step, 1):.0f} s per step on average, validations and checkpoints
+included; while it ran the load average was 10-16, so it got a small share of one core). Absolute times are not comparable to other machines. Bad input while reading:
 {unsup['replaced_characters'] + wiki['replaced_characters']} undecodable characters replaced,
 {wiki['empty_documents_dropped'] + unsup['empty_documents_dropped']} empty documents dropped.
 
@@ -346,11 +361,15 @@ chance = ln V = {chance:.2f} (perplexity {vocabulary_size:,}).
 
 Exported module: `{os.path.relpath(export_dir, ROOT)}` ({module_bytes / 1e6:.2f} MB, with `MODEL_CARD.md`).
 `tensorflow_hub.load` in a fresh process: graphs shape {hub_check['shape']} for 3 texts (one empty),
-finite: {hub_check['finite']}, fraction of rows summing to 1: {hub_check['rows_summing_to_1']:.2f} (the
-rest are 0: first/last tokens, padding, and sparse rows with no affinity above the threshold), empty
-text's graphs sum to {hub_check['empty_text_graph_sum']}. Graphs of one sentence (heads 0-1):
+finite: {hub_check['finite']}; every row sums to 1 or 0. Of the rows that may read something (real
+tokens except the first one forward / the last one backward; {hub_check['live_rows']} token x direction
+positions, each over L x K graphs), {100 * hub_check['live_rows_reading']:.0f}% read something (sum 1); the others
+are empty because in sparse mode 4 no affinity exceeds the row's threshold θ_i. The empty text's graphs
+sum to {hub_check['empty_text_graph_sum']}. Graphs of one sentence (heads 0-1):
 `bench/pretrain_real_text_graphs.png`.
 """
+    if info["training_command"]:
+        body += "\nTraining: " + info["training_command"] + "\n"
     if not args.no_write:
         write_section("pretrain_real_text", "Pretraining on real text (WikiText-2 + IMDB unlabeled)", body)
     else:

@@ -155,9 +155,10 @@ def main(argv=None):
         )
     )
     if not args.no_write:
-        write_section("pretrain_throughput" + ("" if args.jit == "false" else f"_jit_{args.jit}"),
-                      "Pretraining throughput: GLoMo vs Transformer LM"
-                      + ("" if args.jit == "false" else f" (jit_compile={args.jit})"), body)
+        suffix = "_".join(configs) + ("" if args.jit == "false" else f"_jit_{args.jit}")
+        write_section(f"pretrain_throughput_{suffix}",
+                      f"Pretraining throughput: GLoMo vs Transformer LM ({', '.join(configs)}"
+                      + ("" if args.jit == "false" else f", jit_compile={args.jit}") + ")", body)
     else:
         print(body)
 

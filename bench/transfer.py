@@ -138,6 +138,9 @@ def task_section(task, runs, budget, graphs, seeds):
         + ".",
         "",
         markdown_table(header, rows),
+        "",
+        "s/run: wall seconds of one run (data preparation, training, evaluation) on a 2-core CPU shared "
+        "with other jobs; it varies with their load, so it is not a cost comparison between modes.",
     ]
     if first is not None:
         lines += ["", "Bad input and truncation (counts of the first run; identical for every run, the "

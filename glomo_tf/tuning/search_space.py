@@ -81,7 +81,8 @@ def _check_spec(name, spec):
         if len(kinds) > 1 and not kinds <= {int, float}:
             raise ValueError(f"{where}: choice values must share one type, got {values!r}.")
         if not kinds <= {int, float, str, bool}:
-            raise ValueError(f"{where}: choice values must be numbers, strings or booleans, got {values!r}.")
+            raise ValueError(
+                f"{where}: choice values must be numbers, strings or booleans, got {values!r}.")
         if len(set(values)) != len(values):
             raise ValueError(f"{where}: choice values repeat: {values!r}.")
         if "default" in spec and spec["default"] not in values:

@@ -223,8 +223,10 @@ class TaskTransferHyperModel(TransferHyperModel):
             from glomo_tf.features.glove import load_glove
 
             words = {w for w in vocabulary if w}
-            self._glove = load_glove(self.base_config.glove, vocabulary=words | {w.lower() for w in words}) \
-                if self.base_config.glove_words == "data" else load_glove(self.base_config.glove)
+            # As `glove_features` does, but once for all trials: only the task's words.
+            wanted = words | {w.lower() for w in words} \
+                if self.base_config.glove_words == "data" else None
+            self._glove = load_glove(self.base_config.glove, vocabulary=wanted)
             if len(self._glove[0]) == 0:
                 self._glove = load_glove(self.base_config.glove, max_words=1)
         self.train_data = self._dataset(*train, shuffle=True)

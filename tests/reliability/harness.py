@@ -82,7 +82,9 @@ def final_state(out_dir):
     for name in ("model.h5", "optimizer.h5"):
         with h5py.File(os.path.join(path, name), "r") as f:
             for key in f:
-                arrays[f"{name}/{key}:{f[key].attrs['path']}"] = np.asarray(f[key][()])
+                # By creation index: variable paths get suffixes when one process builds
+                # several models, and the checkpoint is read by index too.
+                arrays[f"{name}/{key}"] = np.asarray(f[key][()])
     return os.path.basename(path), arrays
 
 

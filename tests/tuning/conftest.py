@@ -24,3 +24,7 @@ def planted_module(tmp_path_factory):
                           "padding_mask": np.ones((1, 4), bool)})
     path = tmp_path_factory.mktemp("planted") / "module"
     return export_graph_module(model, GLoMoWordTokenizer(vocabulary), str(path), max_length=16)
+
+
+# The task tests' tiny graph module, GloVe file and on-disk SST-2 / NLI / SQuAD data.
+from tests.tasks.conftest import data_root, glove_file, graph_module_dir  # noqa: E402,F401

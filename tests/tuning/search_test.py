@@ -195,3 +195,23 @@ def test_cli_errors_are_one_line(argv, message, tmp_path, capsys):
     assert status == 2
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("glomo tune: error: ") and message in lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["sst2", "nli"])
+def test_task_search_tunes_the_finetune_model(task, graph_module_dir, glove_file, data_root,
+                                              tmp_path):
+    from glomo_tf.tasks.finetune_config import FinetuneConfig
+
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"hidden_dim": 4, "max_tokens": 12, "glove": glove_file}))
+    result = tune(TuneConfig(task=task, graphs=graph_module_dir, config=str(base),
+                             directory=str(tmp_path), max_trials=1, epochs=1, batch_size=4,
+                             max_validation=4, data_dir=data_root, run_eagerly=True,
+                             space={"num_mixtures": [1]}))
+    assert result.objective == "val_accuracy" and result.trials[0]["status"] == "COMPLETED"
+    config = FinetuneConfig.from_json(result.best_config_path)
+    # Untuned fields come from the base config, tuned ones from the best trial.
+    assert (config.task, config.transfer, config.hidden_dim, config.num_mixtures) \
+        == (task, "embeddings", 4, 1)
+    assert config.learning_rate == result.best_hyperparameters["learning_rate"]
