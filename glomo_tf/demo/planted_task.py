@@ -1,11 +1,12 @@
 """A downstream task whose label depends on planted long-range relations.
 
-Documents come from a `PlantedLanguage` (the language the graph module was pretrained on).
-Label 1: every answer follows the marker of its own trigger, as the language says. Label 0:
-one answer is replaced by another answer of the same class, so it no longer matches the
-trigger planted 4-40 words earlier. Word frequencies are the same in both classes (the
-replacement is drawn from the same answers), so the label can only be read from the
-relation between two distant words.
+Documents use the words of a `PlantedLanguage` (the language the graph module was pretrained
+on) and hold two dependencies of one class (see `make_planted_task`). Label 1: each answer
+follows the marker of its own trigger, as the language says; label 0: the two answers are
+swapped. Both labels have the same words and the same local windows, so the label can only
+be read from the relation between distant words. (An earlier version replaced one answer by
+another; a pooled local model learned it to ~99% from 8000 examples, since max-pooling local
+detectors can test "trigger k and answer(k) both present".)
 
 The classifier is deliberately local: embeddings -> transfer -> Conv1D(kernel 3) -> masked
 max-pool -> Dense. It sees at most three neighbouring words at once, so any long-range
@@ -26,23 +27,54 @@ TRANSFERS = ("none", "uniform", "graphs")
 
 
 def make_planted_task(language: PlantedLanguage, num_examples: int, seed: int = 0):
-    """`(texts, labels)`: documents of `language`, half of them with one answer corrupted.
+    """`(texts, labels)`: two same-class dependencies per document, answers swapped in half.
 
-    Documents without any planted dependency are redrawn (their label would be meaningless).
+    Each document holds, in this order and apart from fillers,
+
+        opener(c) trigger(c, k1) ... marker(c) answer ... opener(c) trigger(c, k2) ... marker(c) answer
+
+    with `k1 != k2` and trigger-to-marker distances drawn as in the language. Label 1: each
+    answer is its own trigger's (`answer(c, k1)` first, `answer(c, k2)` second); label 0:
+    the two answers are swapped. Both versions hold the same words, the same bigrams and
+    the same local windows (only fillers next to them differ), so a model that
+    pools local features, however cleverly, sees the same evidence in both; what tells
+    them apart is which trigger the *first* marker refers to, 4 or more words back. In the
+    forward direction the first marker can only read the first trigger (the second comes
+    later), so a graph edge marker -> its trigger settles it.
     """
     rng = np.random.default_rng(seed)
+    length = language.document_length
+    low, high = language.min_distance, language.max_distance
+    # At least two fillers at each end and between the two dependencies: no window of the
+    # classifier's width-3 convolution then holds a dependency word next to the zero
+    # padding ("this trigger comes first") or the first answer next to the second trigger
+    # (a local match test). Without these margins feature-only reached ~75% (measured).
+    margin = 2
+    if 2 * low + 6 + 3 * margin > length:
+        raise ValueError(
+            f"Documents of {length} words cannot hold two dependencies of distance >= {low}."
+        )
     texts, labels = [], []
-    while len(texts) < num_examples:
-        tokens, parents = language.sample_document(rng)
-        markers = np.flatnonzero(parents >= 0)
-        if markers.size == 0:
-            continue
+    for _ in range(num_examples):
+        while True:
+            d1, d2 = (int(d) for d in rng.integers(low, high + 1, size=2))
+            slack = length - (d1 + d2 + 6) - 3 * margin
+            if slack >= 0:
+                break
+        start = margin + int(rng.integers(0, slack + 1))
+        gap = margin + int(rng.integers(0, slack - (start - margin) + 1))
+        tokens = [language.fillers[i] for i in rng.integers(len(language.fillers), size=length)]
+        c = int(rng.integers(language.num_classes))
+        k1, k2 = (int(k) for k in rng.choice(language.triggers_per_class, size=2, replace=False))
         label = int(rng.random() < 0.5)
+        answers = [language.answers[c, k1], language.answers[c, k2]]
         if label == 0:
-            i = int(rng.choice(markers))
-            c, k = np.argwhere(language.triggers == tokens[parents[i]])[0]
-            wrong = [a for a in language.answers[c] if a != language.answers[c, k]]
-            tokens[i + 1] = wrong[int(rng.integers(len(wrong)))]
+            answers.reverse()
+        j1 = start + 1
+        j2 = j1 + d1 + 2 + gap + 1
+        for j, d, k, answer in ((j1, d1, k1, answers[0]), (j2, d2, k2, answers[1])):
+            tokens[j - 1], tokens[j] = language.openers[c], language.triggers[c, k]
+            tokens[j + d], tokens[j + d + 1] = language.markers[c], answer
         texts.append(" ".join(tokens))
         labels.append(label)
     return texts, np.asarray(labels, dtype="int32")

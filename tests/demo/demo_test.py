@@ -27,18 +27,32 @@ def planted_module(tmp_path_factory):
     return export_graph_module(model, GLoMoWordTokenizer(vocabulary), str(path), max_length=32)
 
 
-def test_planted_task_labels_depend_only_on_the_relation():
+def test_planted_task_labels_depend_only_on_which_trigger_comes_first():
     from glomo_tf.configs import GLoMoConfig
 
     language = make_language(GLoMoConfig.tiny())
     texts, labels = make_planted_task(language, 400, seed=3)
     assert len(texts) == 400 and set(labels.tolist()) == {0, 1}
     assert 0.4 < labels.mean() < 0.6
-    # Same word frequencies in both classes: a bag of words cannot separate them.
-    answers = set(language.answers.ravel())
-    per_document = [np.mean([sum(w in answers for w in t.split()) for t, l in zip(texts, labels)
-                             if l == label]) for label in (0, 1)]
-    assert abs(per_document[0] - per_document[1]) < 0.3
+    triggers = {t: (c, k) for (c, k), t in np.ndenumerate(language.triggers)}
+    special = set(triggers) | set(language.answers.ravel()) | set(language.markers) \
+        | set(language.openers)
+    for text, label in zip(texts, labels):
+        words = text.split()
+        assert len(words) == language.document_length
+        # Two fillers at each edge: no dependency word next to the conv's zero padding.
+        assert not special & set(words[:2] + words[-2:])
+        opened = [triggers[words[j]] for j in range(1, len(words)) if words[j - 1] in language.openers]
+        answered = [words[i + 1] for i, w in enumerate(words) if w in language.markers]
+        assert len(opened) == 2 and len(answered) == 2 and opened[0][0] == opened[1][0]
+        # Word after the first marker vs its own trigger's answer: the label, and only it.
+        # Both labels hold the same two answers, so the bag of words is the same.
+        own = [language.answers[c, k] for c, k in opened]
+        assert sorted(answered) == sorted(own) and own[0] != own[1]
+        first_answer = next(i + 1 for i, w in enumerate(words) if w in language.markers)
+        second_opener = max(j for j, w in enumerate(words) if w in language.openers)
+        assert second_opener - first_answer >= 3, "the blocks must not share a window"
+        assert (answered == own) == bool(label)
 
 
 def test_run_demo_prints_a_table_and_writes_a_heatmap(planted_module, tmp_path):
