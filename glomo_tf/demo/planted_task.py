@@ -49,11 +49,17 @@ def make_planted_task(language: PlantedLanguage, num_examples: int, seed: int = 
     # classifier's width-3 convolution then holds a dependency word next to the zero
     # padding ("this trigger comes first") or the first answer next to the second trigger
     # (a local match test). Without these margins feature-only reached ~75% (measured).
+    # Documents too short for that (under 2 * min_distance + 12 words: test sizes) get
+    # smaller margins and distances, and there the label may be readable locally.
     margin = 2
-    if 2 * low + 6 + 3 * margin > length:
+    while margin > 0 and 2 * low + 6 + 3 * margin > length:
+        margin -= 1
+    low = min(low, (length - 6 - 3 * margin) // 2)
+    if low < 1:
         raise ValueError(
-            f"Documents of {length} words cannot hold two dependencies of distance >= {low}."
+            f"Documents of {length} words are too short for two dependencies; need >= 8 words."
         )
+    high = max(low, min(high, length - 6 - 3 * margin - low))
     texts, labels = [], []
     for _ in range(num_examples):
         while True:

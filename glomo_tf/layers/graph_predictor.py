@@ -111,12 +111,18 @@ class GraphPredictor(keras.layers.Layer):
         self.query_dense = keras.layers.Dense(width, dtype=self.dtype_policy, name="query_dense")
         self.query_dense.build(tuple(embeddings_shape[:-1]) + (hidden_dim,))
         if self.sparse_mode == 4:
+            # One Linear(head_dim -> 1) per layer, initialised as PyTorch's nn.Linear in
+            # the released code: U(±1/sqrt(head_dim)) for weight and bias. (Glorot over the
+            # [L, head_dim] stack would treat L as the fan-in and draw thresholds ~2.4x
+            # larger, which leaves many rows with no score above θ_i, and so no gradient.)
+            bound = 1.0 / self.head_dim ** 0.5
             self.threshold_kernel = self.add_weight(
                 name="threshold_kernel", shape=(self.num_layers, self.head_dim),
-                initializer="glorot_uniform",
+                initializer=keras.initializers.RandomUniform(-bound, bound),
             )
             self.threshold_bias = self.add_weight(
-                name="threshold_bias", shape=(self.num_layers,), initializer="zeros"
+                name="threshold_bias", shape=(self.num_layers,),
+                initializer=keras.initializers.RandomUniform(-bound, bound),
             )
         elif self.sparse_mode == 2:
             self.layer_bias = self.add_weight(

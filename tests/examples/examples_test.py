@@ -50,8 +50,8 @@ def test_compose_layers_trains_and_round_trips_keras_file(tmp_path):
 def test_transfer_from_hub_exports_loads_and_trains(transfer_run):
     stdout, module = transfer_run
     assert (module / "saved_model.pb").is_file()
-    # hub.load(path).graphs on 2 texts: [batch 2, 2 directions, L 2, K 2, T, T].
-    assert re.search(r"graphs \(2, 2, 2, 2, (\d+), \1\)", stdout), stdout
+    # hub.load(path).graphs on 2 texts: [batch 2, 2 directions, L 2, K 4, T, T].
+    assert re.search(r"graphs \(2, 2, 2, 4, (\d+), \1\)", stdout), stdout
     assert re.search(r"downstream test accuracy \(graphs\): \d+\.\d%", stdout), stdout
 
 

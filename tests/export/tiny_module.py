@@ -24,7 +24,7 @@ def make_model(seed=0, perturb=True):
     from glomo_tf.configs import GLoMoConfig
     from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
 
-    config = GLoMoConfig.tiny(vocabulary_size=len(VOCABULARY), cnn_layers=1,
+    config = GLoMoConfig.tiny(vocabulary_size=len(VOCABULARY), cnn_layers=1, num_heads=2,
                               sequence_length=8, num_sampled_positions=4)
     model = GLoMoPretrainer(config, seed=seed)
     if perturb:
