@@ -34,6 +34,7 @@ def worker(config_name, batch, steps, length):
 
     from glomo_tf.configs import GLoMoConfig
     from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
+    from glomo_tf.training.strategy import fit_logs_for_multi_worker
 
     multi = bool(os.environ.get("TF_CONFIG"))
     strategy = tf.distribute.MultiWorkerMirroredStrategy() if multi else tf.distribute.get_strategy()
@@ -47,6 +48,7 @@ def worker(config_name, batch, steps, length):
         keras.utils.set_random_seed(0)
         model = GLoMoPretrainer(config, seed=0)
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.2, global_clipnorm=0.25))
+    fit_logs_for_multi_worker(model, strategy)
     model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)
     start = time.perf_counter()
     model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)

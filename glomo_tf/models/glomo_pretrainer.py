@@ -278,10 +278,15 @@ class GLoMoPretrainer(keras.Model):
         """Bias-free softmax logits tied to E, float32: `[N, D, d]` -> `[N, D, V]`."""
         if not self.fused:
             return ops.cast(self.embedding(hidden, reverse=True), "float32")
-        # hidden . E^T as one contraction over d: the layer's `matmul(h, transpose(E))`
+        # hidden . E^T as one 2-D contraction over d: the layer's `matmul(h, transpose(E))`
         # copies E (V x d) transposed in the forward pass and again in the backward pass.
+        # 2-D, not "ntd,vd->ntv": TF's gradient of that einsum with respect to E broadcasts
+        # to [N, d, V] before summing over N (32 GB at the paper config, batch 4; and 3x
+        # slower than the plain path at `small`, measured by bench/pretrain_throughput.py).
         kernel = ops.cast(self.embedding.embeddings, hidden.dtype)
-        return ops.cast(ops.einsum("ntd,vd->ntv", hidden, kernel), "float32")
+        steps, dim = ops.shape(hidden)[1], ops.shape(hidden)[2]
+        flat = ops.einsum("nd,vd->nv", ops.reshape(hidden, (-1, dim)), kernel)
+        return ops.cast(ops.reshape(flat, (-1, steps, ops.shape(kernel)[0])), "float32")
 
     def call(self, inputs, training=False):
         padded = isinstance(inputs, dict) and inputs.get("padding_mask") is not None
