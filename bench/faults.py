@@ -50,13 +50,15 @@ def kill_campaign(work, kills, steps, checkpoint_every, seed):
     # to its checkpoint first, so a stale line can never trigger the next kill).
     targets = sorted(rng.sample(range(2, steps - 1), kills))
     killed, fallbacks, previous = [], 0, 0
-    corrupt_before = kills // 2  # the resume after this many kills meets a truncated checkpoint
+    # The first resume after this many kills that has two checkpoints to choose from meets
+    # a truncated newest one (with only one, there is nothing to fall back to).
+    corrupt_before = kills // 2
     for index, target in enumerate(targets):
         target = max(target, previous + 1)
         manager = CheckpointManager(os.path.join(run, "checkpoints"))
         extra = ["--resume"] if manager.peek() is not None else []
         listed = manager.checkpoints()
-        if index == corrupt_before and len(listed) >= 2:
+        if fallbacks == 0 and index >= corrupt_before and len(listed) >= 2:
             model_file = os.path.join(listed[-1][1], "model.h5")
             with open(model_file, "r+b") as f:
                 f.truncate(os.path.getsize(model_file) // 2)

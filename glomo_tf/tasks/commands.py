@@ -68,52 +68,44 @@ def add_parser(subparsers):
     return parser
 
 
-def _fail(message):
-    sys.stderr.write(f"glomo finetune: error: {message}\n")
-    return 2
-
-
 def run(args):
     """Runs a parsed `finetune` command; returns the exit status."""
-    from glomo_tf.tasks.finetune import finetune
-    from glomo_tf.tasks.finetune_config import FinetuneConfig
-
     if args.command != "finetune":
         raise ValueError(f"Unknown command {args.command!r}; expected one of {COMMANDS}.")
     graphs = args.graphs
     if "://" not in graphs and not os.path.isdir(graphs):
-        return _fail(f"graph module not found: {graphs}")
+        # Raised, not printed here: `glomo_tf.cli` prints every error as one printable line.
+        raise FileNotFoundError(f"graph module not found: {graphs!r}")
+    from glomo_tf.tasks.finetune import finetune
+    from glomo_tf.tasks.finetune_config import FinetuneConfig
+
     try:
         config = FinetuneConfig.from_json(args.config) if args.config else FinetuneConfig()
-    except (FileNotFoundError, ValueError, TypeError) as e:
-        return _fail(str(e))
+    except TypeError as e:  # unknown or mistyped fields of the config file
+        raise ValueError(str(e)) from None
     overrides = {}
     if args.glove is not None:
         overrides["glove"] = args.glove
     if args.elmo is not None:
         overrides["elmo"] = args.elmo
-    try:
-        metrics = finetune(
-            args.task, args.features or config.features, args.transfer or config.transfer, graphs,
-            epochs=args.epochs or config.epochs,
-            batch_size=args.batch_size or config.batch_size,
-            max_examples=args.max_train or config.max_train,
-            max_eval=args.max_eval or config.max_eval,
-            seed=config.seed if args.seed is None else args.seed,
-            out_dir=args.out, config=config, data_dir=args.data_dir, **overrides)
-    except (FileNotFoundError, ValueError) as e:
-        return _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    metrics = finetune(
+        args.task, args.features or config.features, args.transfer or config.transfer, graphs,
+        epochs=args.epochs or config.epochs,
+        batch_size=args.batch_size or config.batch_size,
+        max_examples=args.max_train or config.max_train,
+        max_eval=args.max_eval or config.max_eval,
+        seed=config.seed if args.seed is None else args.seed,
+        out_dir=args.out, config=config, data_dir=args.data_dir, **overrides)
     shown = {k: v for k, v in metrics.items() if k != "config"}
     print(json.dumps(shown, indent=2, sort_keys=True))
     return 0
 
 
 def main(argv=None):
-    parser = _Parser(prog="glomo")
-    add_parser(parser.add_subparsers(dest="command", required=True,
-                                     parser_class=_Parser))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """`glomo finetune ...` through the one CLI (its error handling included)."""
+    from glomo_tf.cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

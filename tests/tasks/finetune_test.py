@@ -74,7 +74,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys, graph_module_dir):
     status, out = _cli(["finetune", "--task", "sst2", "--graphs", str(tmp_path / "nope")],
                        capsys)
     assert status == 2 and out.err.strip().splitlines() == [
-        f"glomo finetune: error: graph module not found: {tmp_path / 'nope'}"]
+        f"glomo finetune: error: graph module not found: {str(tmp_path / 'nope')!r}"]
+    # A control character in the path stays escaped inside the one line.
+    status, out = _cli(["finetune", "--task", "sst2", "--graphs", "\r0"], capsys)
+    assert status == 2 and out.err.strip().splitlines() == [
+        "glomo finetune: error: graph module not found: '\\r0'"]
     status, out = _cli(["finetune", "--task", "sst2", "--graphs", graph_module_dir,
                         "--config", str(tmp_path / "missing.json")], capsys)
     assert status == 2 and len(out.err.strip().splitlines()) == 1 and "missing.json" in out.err
