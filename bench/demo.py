@@ -75,6 +75,7 @@ def write_model_card(path, args, pretrain_seconds, recovery, rows, gain):
     import json
 
     from glomo_tf.training.step_log import read_step_log
+    from glomo_tf.training.synthetic_corpus import TRAIN_DOCUMENTS
 
     with open(os.path.join(path, "assets", "glomo_module.json")) as f:
         config = json.load(f)
@@ -87,7 +88,7 @@ def write_model_card(path, args, pretrain_seconds, recovery, rows, gain):
 
 The graph module `glomo demo` uses (format_version 1, see `saved_models/README.md`):
 `tiny` pretrained by `bench/demo.py` on the embedded planted-dependency language
-(`glomo_tf/training/synthetic_corpus.py`, language seed 0, {2000} training documents of
+(`glomo_tf/training/synthetic_corpus.py`, language seed 0, {TRAIN_DOCUMENTS} training documents of
 {model["sequence_length"]} words), exactly what `glomo pretrain --corpus synthetic --config tiny
 --steps {args.pretrain_steps}` trains. It knows only that language's {config["vocabulary_size"] - 1} words.
 
