@@ -74,12 +74,14 @@ def write_model_card(path, args, pretrain_seconds, recovery, rows, gain):
     """MODEL_CARD.md of the shipped demo module: data, config, steps, loss, what it scores."""
     import json
 
+    from glomo_tf.configs import load_configs
     from glomo_tf.training.step_log import read_step_log
     from glomo_tf.training.synthetic_corpus import TRAIN_DOCUMENTS
 
     with open(os.path.join(path, "assets", "glomo_module.json")) as f:
         config = json.load(f)
     model = config["model_config"]
+    _, train = load_configs(os.path.join(args.out, "pretrain", "config.json"))
     rows_logged = read_step_log(os.path.join(args.out, "pretrain", "losses.tsv"))
     last = [loss for _, loss, status in rows_logged[-100:] if status == "ok"]
     name = os.path.basename(os.path.normpath(path))
@@ -95,7 +97,7 @@ The graph module `glomo demo` uses (format_version 1, see `saved_models/README.m
 | | |
 |---|---|
 | model | d {model["hidden_dim"]}, L {model["num_layers"]}, K {model["num_heads"]}, head {model["head_dim"]}, {model["cnn_layers"]} CNN layers, D {model["context_length"]}, sparse mode {model["sparse_mode"]}, T {model["sequence_length"]}, {model["num_sampled_positions"]} sampled positions |
-| training | {args.pretrain_steps} steps, batch 16, adam lr 0.003, seed 0 |
+| training | {args.pretrain_steps} steps, batch {train.batch_size}, {train.optimizer} lr {train.learning_rate:g}, seed {train.seed} |
 | wall time | {pretrain_seconds:.0f} s on a shared 2-core CPU |
 | training loss, mean of the last 100 steps | {sum(last) / len(last):.3f} nats/token |
 | planted-parent recovery | {100 * recovery.recovery:.1f}% (forward layer {recovery.layer_head[0]}, head {recovery.layer_head[1]}, chosen on held-out documents; chance {100 * recovery.recovery_chance:.1f}%) |

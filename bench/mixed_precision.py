@@ -75,24 +75,11 @@ def loss_curve(policy, seed, steps, batch):
 
 def bf16_matmul_ratio(size=2048, repeats=5, rounds=3):
     """Median over rounds of (bf16 matmul FLOP/s ÷ fp32 matmul FLOP/s), interleaved."""
-    import tensorflow as tf
+    from bench.pretrain_throughput import matmul_timer
 
-    steps = {}
-    for dtype in ("float32", "bfloat16"):
-        a = tf.cast(tf.random.normal((size, size)), dtype)
-        b = tf.cast(tf.random.normal((size, size)), dtype)
-        steps[dtype] = tf.function(lambda a=a, b=b: tf.reduce_sum(tf.cast(tf.matmul(a, b), "float32")))
-        steps[dtype]().numpy()
-    ratios = []
-    for _ in range(rounds):
-        seconds = {}
-        for dtype, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(repeats):
-                step().numpy()
-            seconds[dtype] = time.perf_counter() - start
-        ratios.append(seconds["float32"] / seconds["bfloat16"])
-    return statistics.median(ratios)
+    timers = {dtype: matmul_timer(size, dtype) for dtype in ("float32", "bfloat16")}
+    return statistics.median(
+        timers["float32"](repeats) / timers["bfloat16"](repeats) for _ in range(rounds))
 
 
 def _cpu_flags():

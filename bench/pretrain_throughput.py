@@ -27,11 +27,11 @@ from glomo_tf.configs import GLoMoConfig  # noqa: E402
 from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer  # noqa: E402
 
 
-def matmul_timer(size=2048):
-    """Seconds of one fp32 `size`^2 matmul, as a timer like the models' (2 size^3 FLOPs)."""
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
-    step = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+def matmul_timer(size=2048, dtype="float32"):
+    """Seconds of one `size`^2 matmul in `dtype`, as a timer like the models' (2 size^3 FLOPs)."""
+    a = tf.cast(tf.random.normal((size, size)), dtype)
+    b = tf.cast(tf.random.normal((size, size)), dtype)
+    step = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b), "float32")))
     step().numpy()
 
     def run(repeats):
