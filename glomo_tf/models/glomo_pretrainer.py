@@ -78,8 +78,8 @@ def unpack_token_inputs(inputs):
 class GLoMoPretrainer(keras.Model):
     """The GLoMo pretraining network: both directions and the context-prediction loss.
 
-    One embedding E (uniform +-0.1) is shared by everything: the graph and feature predictors
-    read E(x), and the bias-free output softmax of each direction's `ContextDecoder` is tied
+    One embedding E (uniform +-`embedding_init_range`, released 0.1) is shared by everything:
+    the graph and feature predictors read E(x), and the bias-free output softmax of each direction's `ContextDecoder` is tied
     to E (`keras_hub.layers.ReversibleEmbedding`). Each direction has its own
     `GraphPredictor`, `FeaturePredictor` and `ContextDecoder`; the backward network runs on
     the reversed sequence. The loss is 0.5 * forward + 0.5 * backward, each the mean
@@ -138,7 +138,9 @@ class GLoMoPretrainer(keras.Model):
                 c.vocabulary_size,
                 c.hidden_dim,
                 tie_weights=True,
-                embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1, seed=seed),
+                embeddings_initializer=keras.initializers.RandomUniform(
+                    -c.embedding_init_range, c.embedding_init_range, seed=seed
+                ),
                 dtype=self.dtype_policy,
                 name="embedding",
             )

@@ -22,15 +22,15 @@ def make_language(model_config, seed=0):
             f"filler, marker, answer); sequence_length is {length}."
         )
     max_distance = min(40, length - 3)
-    # Four classes, one or two dependencies per document. Measured on `tiny` (T 32, K 4,
-    # Adam 3e-3): parent recovery 57% after 1500 steps (BENCHMARKS.md, "glomo demo"); the
-    # same without distractors 51%; 3000 steps 25% (the heads drift to other edges that
-    # serve the decoder too). An earlier version (K 2) with eight classes and up to four
-    # dependencies stayed at ~0-30%.
+    # Four classes, one dependency per document (with two unopened same-class triggers as
+    # distractors, so the parent is the one *opened* trigger). Measured on `tiny` (T 32, K 4,
+    # Adam 3e-3, embedding +-0.5; bench harness, 1200 steps, 4 seeds): recovery 0.56-1.00.
+    # With one or two dependencies per document the heads learned "an opened trigger" but
+    # not "of the marker's class" and stayed near 0.7 even after 3000 steps.
     return PlantedLanguage(
         num_classes=4,
         num_fillers=50,
-        dependencies_per_document=(1, 2),
+        dependencies_per_document=(1, 1),
         document_length=length,
         min_distance=min(4, max_distance),
         max_distance=max_distance,
