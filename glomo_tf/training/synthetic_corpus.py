@@ -23,8 +23,9 @@ def make_language(model_config, seed=0):
         )
     max_distance = min(40, length - 3)
     # Four classes, one dependency per document (with two unopened same-class triggers as
-    # distractors, so the parent is the one *opened* trigger). Measured on `tiny` (T 32, K 4,
-    # Adam 3e-3, embedding +-0.5; bench harness, 1200 steps, 4 seeds): recovery 0.56-1.00.
+    # distractors, so the parent is the one *opened* trigger). Measured with `glomo pretrain
+    # --corpus synthetic --config tiny`, 1500 steps (bench/planted_recovery.py): recovery
+    # 100% / 27% / 100% for seeds 0 / 1 / 2.
     # With one or two dependencies per document the heads learned "an opened trigger" but
     # not "of the marker's class" and stayed near 0.7 even after 3000 steps.
     return PlantedLanguage(
