@@ -31,7 +31,7 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
-    from glomo_tf.demo.run import _module_language, measure_recovery, pretrain_module
+    from glomo_tf.demo.run import module_language, measure_recovery, pretrain_module
     from glomo_tf.export.graph_module import load_graph_module
 
     rows, recoveries = [], []
@@ -42,7 +42,7 @@ def main(argv=None):
         seconds = time.perf_counter() - start
         module = load_graph_module(path)
         recovery, chance, (layer, head) = measure_recovery(
-            module, _module_language(module, seed), seed=seed
+            module, module_language(module, seed), seed=seed
         )
         recoveries.append(recovery)
         rows.append([str(seed), f"{seconds:.0f}", f"{layer}, {head}", f"{100 * recovery:.1f}%",

@@ -80,7 +80,13 @@ def pretrain_module(out_dir, steps, seed=0, progress=True):
     return export_from_checkpoint(run_dir, os.path.join(out_dir, "module"))
 
 
-def _module_language(graph_module, language_seed):
+def module_language(graph_module, language_seed):
+    """The planted language `graph_module` was pretrained on (`glomo pretrain --seed language_seed`).
+
+    Raises:
+        ValueError: the module's vocabulary lacks words of that language (another corpus,
+            or another seed).
+    """
     config = GLoMoConfig.from_dict(graph_module.config["model_config"])
     language = make_language(config, seed=language_seed)
     missing = sorted(set(language.words) - set(graph_module.vocabulary))
@@ -129,7 +135,7 @@ def run_demo(out_dir="glomo_demo", module=None, pretrain=False, config=None, pro
             module = BUNDLED_MODULE
     log(f"Graph module: {module}")
     graph_module = load_graph_module(module)
-    language = _module_language(graph_module, config.language_seed)
+    language = module_language(graph_module, config.language_seed)
 
     recovery, chance, layer_head = measure_recovery(graph_module, language, seed=config.seed)
     log(f"Planted-parent recovery (forward layer {layer_head[0]}, head {layer_head[1]}, chosen "

@@ -200,7 +200,7 @@ def _format_value(value):
 
 
 def _synthetic_hypermodel(config):
-    from glomo_tf.demo.run import BUNDLED_MODULE, _module_language, pretrain_module
+    from glomo_tf.demo.run import BUNDLED_MODULE, module_language, pretrain_module
     from glomo_tf.export.graph_module import load_graph_module
     from glomo_tf.transfer.glomo_graphs import GLoMoGraphs
     from glomo_tf.tuning.transfer_hypermodel import PlantedTransferHyperModel
@@ -217,7 +217,7 @@ def _synthetic_hypermodel(config):
                                          progress=config.verbose > 0)
     elif not os.path.isdir(module):
         raise FileNotFoundError(f"Graph module not found: {module}")
-    language = _module_language(load_graph_module(module), 0)
+    language = module_language(load_graph_module(module), 0)
     return PlantedTransferHyperModel(
         GLoMoGraphs(module, name="glomo_graphs"), language, config.transfer,
         train_examples=config.max_train or 1000, validation_examples=config.max_validation or 500,

@@ -48,11 +48,11 @@ class _AlwaysFails(PlantedTransferHyperModel):
 
 
 def _planted(cls, module, space=None):
-    from glomo_tf.demo.run import _module_language
+    from glomo_tf.demo.run import module_language
     from glomo_tf.export.graph_module import load_graph_module
     from glomo_tf.transfer.glomo_graphs import GLoMoGraphs
 
-    language = _module_language(load_graph_module(module), 0)
+    language = module_language(load_graph_module(module), 0)
     return cls(GLoMoGraphs(module), language, "glomo", train_examples=64, validation_examples=32,
                batch_size=16, steps_per_epoch=2, space=space, run_eagerly=True)
 
