@@ -6,6 +6,7 @@ or saved beside a checkpoint can be handed back to `glomo pretrain --config FILE
 
 import dataclasses
 import json
+import numbers
 import os
 
 SPARSE_MODES = (0, 1, 2, 3, 4)
@@ -16,6 +17,12 @@ ON_NAN = ("stop", "skip")
 def _check_positive(name, value, minimum=1):
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+
+
+def _check_positive_number(name, value):
+    # numbers.Real admits numpy scalars (a tuner's or a sweep's values), not bools.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"`{name}` must be a number > 0, got {value!r}.")
 
 
 @dataclasses.dataclass
@@ -77,12 +84,7 @@ class GLoMoConfig:
             )
         if self.sparse_mode not in SPARSE_MODES:
             raise ValueError(f"`sparse_mode` must be one of {SPARSE_MODES}, got {self.sparse_mode!r}.")
-        if not (isinstance(self.embedding_init_range, (int, float))
-                and not isinstance(self.embedding_init_range, bool)
-                and self.embedding_init_range > 0):
-            raise ValueError(
-                f"`embedding_init_range` must be a number > 0, got {self.embedding_init_range!r}."
-            )
+        _check_positive_number("embedding_init_range", self.embedding_init_range)
         if self.sequence_length <= self.context_length:
             raise ValueError(
                 f"`sequence_length` ({self.sequence_length}) must exceed `context_length` "
@@ -203,8 +205,7 @@ class PretrainConfig:
             raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if self.on_nan not in ON_NAN:
             raise ValueError(f"`on_nan` must be one of {ON_NAN}, got {self.on_nan!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate!r}.")
+        _check_positive_number("learning_rate", self.learning_rate)
 
     @classmethod
     def for_model(cls, name, **overrides):

@@ -171,3 +171,11 @@ def test_config_validation():
         GLoMoConfig.tiny(sequence_length=1)
     with pytest.raises(ValueError, match="sparse_mode"):
         GLoMoConfig(sparse_mode=9)
+    for bad in (0, -0.1, True, "0.1", float("nan")):
+        with pytest.raises(ValueError, match="`embedding_init_range` must be a number > 0"):
+            GLoMoConfig.tiny(embedding_init_range=bad)
+    assert GLoMoConfig.tiny(embedding_init_range=1).embedding_init_range == 1
+    from glomo_tf.configs import PretrainConfig
+
+    with pytest.raises(ValueError, match="`learning_rate` must be a number > 0"):
+        PretrainConfig(learning_rate=0.0)
