@@ -24,8 +24,8 @@ def make_language(model_config, seed=0):
     max_distance = min(40, length - 3)
     # Four classes, one dependency per document (with two unopened same-class triggers as
     # distractors, so the parent is the one *opened* trigger). Measured with `glomo pretrain
-    # --corpus synthetic --config tiny`, 1500 steps (bench/planted_recovery.py): recovery
-    # 100% / 2% / 100% / 99% for seeds 0 / 1 / 2 / 3.
+    # --corpus synthetic --config tiny`, 1500 steps, per seed: bench/planted_recovery.py
+    # (BENCHMARKS.md, section "planted_recovery"; not restated here, where it went stale).
     # With one or two dependencies per document the heads learned "an opened trigger" but
     # not "of the marker's class" and stayed near 0.7 even after 3000 steps.
     return PlantedLanguage(

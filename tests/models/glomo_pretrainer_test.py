@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glomo_tf.configs import GLoMoConfig
+from glomo_tf.configs import GLoMoConfig, PretrainConfig
 from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
 
 TINY = GLoMoConfig.tiny(vocabulary_size=50, sequence_length=16)
@@ -175,7 +175,5 @@ def test_config_validation():
         with pytest.raises(ValueError, match="`embedding_init_range` must be a number > 0"):
             GLoMoConfig.tiny(embedding_init_range=bad)
     assert GLoMoConfig.tiny(embedding_init_range=1).embedding_init_range == 1
-    from glomo_tf.configs import PretrainConfig
-
     with pytest.raises(ValueError, match="`learning_rate` must be a number > 0"):
         PretrainConfig(learning_rate=0.0)
