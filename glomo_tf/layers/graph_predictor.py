@@ -143,8 +143,7 @@ class GraphPredictor(keras.layers.Layer):
         if mode == 1:
             return ops.square(ops.relu(scores))
         if mode == 2:
-            bias = ops.cast(self.layer_bias, "float32")[None, :, None, None, None]
-            return ops.square(ops.relu(scores - bias))
+            return ops.square(ops.relu(scores - self.score_offset(queries)[..., None]))
         if mode == 3:
             values = ops.where(allowed > 0, ops.square(scores), -1.0)
             length = ops.shape(scores)[-1]
@@ -154,17 +153,31 @@ class GraphPredictor(keras.layers.Layer):
             )
             kth = ops.take(ops.sort(values, axis=-1), length - k, axis=-1)[..., None]
             return ops.where(values >= kth, ops.square(scores), 0.0)
-        theta = ops.einsum(
-            "blkih,lh->blki", queries, ops.cast(self.threshold_kernel, "float32")
-        ) + ops.cast(self.threshold_bias, "float32")[None, :, None, None]
-        return ops.square(ops.relu(scores - theta[..., None]))
+        return ops.square(ops.relu(scores - self.score_offset(queries)[..., None]))
 
-    def call(self, embeddings, padding_mask=None, training=None):
+    def queries_and_keys(self, embeddings, padding_mask=None, training=None):
+        """Per-head queries and keys `[batch, L, K, T, head_dim]`, float32.
+
+        Squared scores overflow half precision quickly, so graphs are always float32.
+        """
         keys = self._heads(self.key_dense(self.key_cnn(embeddings, padding_mask, training=training)))
         queries = self._heads(self.query_dense(self.query_cnn(embeddings, padding_mask, training=training)))
-        # Squared scores overflow half precision quickly; graphs are always float32.
-        keys = ops.cast(keys, "float32")
-        queries = ops.cast(queries, "float32")
+        return ops.cast(queries, "float32"), ops.cast(keys, "float32")
+
+    def score_offset(self, queries):
+        """What the affinity subtracts from s_ij before ReLU(.)^2: theta_i `[B, L, K, T]`
+        (mode 4) or b_l as `[1, L, 1, 1]` (mode 2); None in modes 0, 1 and 3."""
+        mode = self.sparse_mode
+        if mode == 4:
+            return ops.einsum(
+                "blkih,lh->blki", queries, ops.cast(self.threshold_kernel, "float32")
+            ) + ops.cast(self.threshold_bias, "float32")[None, :, None, None]
+        if mode == 2:
+            return ops.cast(self.layer_bias, "float32")[None, :, None, None]
+        return None
+
+    def call(self, embeddings, padding_mask=None, training=None):
+        queries, keys = self.queries_and_keys(embeddings, padding_mask, training=training)
         scores = ops.einsum("blkih,blkjh->blkij", queries, keys)
         allowed = causal_padding_mask(padding_mask, ops.shape(embeddings)[1])
         graphs = self._affinity(scores, queries, allowed) * allowed
@@ -195,3 +208,57 @@ class GraphPredictor(keras.layers.Layer):
 def topk_count(topk_rate, length):
     """k of sparse mode 3 for a static length (documentation and tests)."""
     return max(1, min(int(topk_rate * math.sqrt(length)), length))
+
+
+def bidirectional_graphs(forward, backward, embeddings, padding_mask=None, training=None):
+    """Both directions' graphs in input order, `[batch, 2, L, K, T, T]` float32.
+
+    Equal (to float tolerance) to stacking `forward(e)` and the backward predictor's graphs
+    of the reversed sequence flipped back, `flip(backward(flip(e)), (-2, -1))`, but cheaper:
+    the graphs are memory-bound (`T x T` per head, a few FLOPs per entry), and here each
+    pass over them is made once for both directions. The backward CNNs still read the
+    reversed sequence; only their queries and keys (`T x head_dim`) are flipped back, so no
+    `T x T` flip or stack is made. The affinity's offset is folded into the score matmul
+    (`[q, -offset] . [k, 1]`), which saves one more pass.
+
+    Args:
+        forward, backward: `GraphPredictor`s of the same shape and sparse mode (not 3).
+        embeddings: `[batch, T, d]`.
+        padding_mask: optional `[batch, T]`.
+        training: BatchNorm mode of the CNNs.
+
+    Returns:
+        graphs `[batch, 2, L, K, T, T]`: `[:, 0]` forward (row i reads j < i), `[:, 1]`
+        backward in input order (row i reads j > i).
+    """
+    if forward.sparse_mode == 3 or backward.sparse_mode != forward.sparse_mode:
+        raise ValueError(
+            "bidirectional_graphs needs both predictors in the same sparse mode, not 3 "
+            f"(top-k); got {forward.sparse_mode} and {backward.sparse_mode}."
+        )
+    reversed_mask = None if padding_mask is None else ops.flip(padding_mask, 1)
+    fw_queries, fw_keys = forward.queries_and_keys(embeddings, padding_mask, training=training)
+    bw_queries, bw_keys = backward.queries_and_keys(
+        ops.flip(embeddings, 1), reversed_mask, training=training)
+    bw_queries, bw_keys = ops.flip(bw_queries, 3), ops.flip(bw_keys, 3)
+    queries, keys = [], []
+    for predictor, q, k in ((forward, fw_queries, fw_keys), (backward, bw_queries, bw_keys)):
+        offset = predictor.score_offset(q)
+        if offset is not None:
+            offset = ops.broadcast_to(offset, ops.shape(q)[:-1])
+            q = ops.concatenate([q, -offset[..., None]], axis=-1)
+            k = ops.concatenate([k, ops.ones_like(k[..., :1])], axis=-1)
+        queries.append(q)
+        keys.append(k)
+    scores = ops.einsum("bnlkih,bnlkjh->bnlkij", ops.stack(queries, 1), ops.stack(keys, 1))
+    affinity = ops.square(scores if forward.sparse_mode == 0 else ops.relu(scores))
+    length = ops.shape(embeddings)[1]
+    rows = ops.arange(length)[:, None]
+    cols = ops.arange(length)[None, :]
+    allowed = ops.cast(ops.stack([cols < rows, cols > rows]), "float32")[None]  # [1, 2, T, T]
+    if padding_mask is not None:
+        real = ops.cast(padding_mask, "float32")
+        allowed = allowed * (real[:, :, None] * real[:, None, :])[:, None]
+    graphs = affinity * allowed[:, :, None, None]
+    # A reciprocal per row and a multiply: cheaper than dividing every entry.
+    return graphs * (1.0 / (ops.sum(graphs, axis=-1, keepdims=True) + forward.epsilon))

@@ -8,7 +8,7 @@ from keras import ops
 from glomo_tf.configs import GLoMoConfig
 from glomo_tf.layers.context_decoder import ContextDecoder
 from glomo_tf.layers.feature_predictor import FeaturePredictor
-from glomo_tf.layers.graph_predictor import GraphPredictor
+from glomo_tf.layers.graph_predictor import GraphPredictor, bidirectional_graphs
 
 DIRECTIONS = ("forward", "backward")
 
@@ -220,6 +220,18 @@ class GLoMoPretrainer(keras.Model):
     def _encode(self, inputs, training, with_features):
         ids, mask = unpack_token_inputs(inputs)
         embeddings = self.embedding(ids)
+        if self.fused and self.glomo_config.sparse_mode != 3:
+            # Both directions at once, in input order (see `bidirectional_graphs`); the
+            # feature predictor is per position, so it runs on input order as well.
+            graphs = bidirectional_graphs(
+                self.graph_predictors["forward"], self.graph_predictors["backward"],
+                embeddings, mask, training=training)
+            result = {"graphs": graphs}
+            if with_features:
+                result["features"] = ops.stack(
+                    [self.feature_predictors[d](embeddings, graphs[:, n])
+                     for n, d in enumerate(DIRECTIONS)], axis=1)
+            return result
         graphs, features = [], []
         for direction in DIRECTIONS:
             flip = direction == "backward"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from glomo_tf.layers.graph_predictor import GraphPredictor, topk_count
+from glomo_tf.layers.graph_predictor import GraphPredictor, bidirectional_graphs, topk_count
 from tests.layer_test_case import run_layer_test
 
 SMALL = dict(num_layers=2, num_heads=3, head_dim=4, cnn_layers=2, kernel_size=3)
@@ -114,10 +114,11 @@ def test_causal_rows_and_sums(mode):
     assert np.all(g[1, :, :, 4:, :] == 0) and np.all(g[1, :, :, :, 4:] == 0), "padding leaked"
     assert np.all(np.isfinite(g))
     if mode in (0, 3):
-        # Squared scores are positive unless the query is all zero (the CNN's ReLU can
-        # silence a position): every other row with a past has weight.
-        queries = np.asarray(layer._heads(layer.query_dense(layer.query_cnn(x, mask))))
-        live = np.abs(queries[0]).sum(-1)[:, :, 1:] > 0
+        # Squared scores are positive unless they are all zero (the CNN's ReLU can silence
+        # a query or every earlier key): every other row with a past has weight.
+        queries, keys = (np.asarray(t) for t in layer.queries_and_keys(x, mask))
+        scores = np.einsum("lkih,lkjh->lkij", queries[0], keys[0])
+        live = (np.abs(scores) * np.tril(np.ones((10, 10)), -1)).sum(-1)[:, :, 1:] > 0
         assert live.mean() > 0.5
         np.testing.assert_allclose(sums[0, :, :, 1:][live], 1, atol=1e-5)
 
@@ -151,3 +152,26 @@ def test_topk_count_is_clamped():
 def test_rejects_unknown_mode():
     with pytest.raises(ValueError, match="sparse_mode"):
         GraphPredictor(sparse_mode=5)
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 4])
+def test_bidirectional_graphs_match_two_single_direction_calls(mode):
+    forward = GraphPredictor(sparse_mode=mode, **SMALL)
+    backward = GraphPredictor(sparse_mode=mode, **SMALL)
+    x = _inputs(batch=2, length=9)
+    mask = np.array([[1] * 9, [1] * 5 + [0] * 4])
+    fw = np.asarray(forward(x, padding_mask=mask, training=False))
+    bw = np.asarray(backward(x[:, ::-1], padding_mask=mask[:, ::-1], training=False))[..., ::-1, ::-1]
+    both = np.asarray(bidirectional_graphs(forward, backward, x, mask, training=False))
+    assert both.shape == (2, 2, 2, 3, 9, 9)
+    np.testing.assert_allclose(both[:, 0], fw, atol=1e-6)
+    np.testing.assert_allclose(both[:, 1], bw, atol=1e-6)
+    # Backward rows read only later real units: strictly upper triangular, padding zero.
+    assert np.all(np.tril(both[:, 1]) == 0)
+    assert np.all(both[1, :, :, :, 5:] == 0) and np.all(both[1, ..., 5:] == 0)
+
+
+def test_bidirectional_graphs_reject_topk_mode():
+    with pytest.raises(ValueError, match="sparse mode"):
+        bidirectional_graphs(GraphPredictor(sparse_mode=3, **SMALL),
+                             GraphPredictor(sparse_mode=3, **SMALL), _inputs())
