@@ -2,7 +2,7 @@
 downstream accuracies (feature-only / uniform graph / GLoMo graphs), over several seeds of the
 downstream models. Writes the "glomo demo" section of BENCHMARKS.md.
 
-    python bench/demo.py [--pretrain-steps 1500] [--seeds 0,1,2] [--out runs/bench_demo]
+    python bench/demo.py [--pretrain-steps 1000] [--seeds 0,1,2] [--out runs/bench_demo]
         [--ship saved_models/glomo_planted_tiny]
 
 With `--ship`, the freshly pretrained module is copied there (the bundled module of the demo).
@@ -23,7 +23,7 @@ from bench.report import markdown_table, write_section  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrain-steps", type=int, default=1500)
+    parser.add_argument("--pretrain-steps", type=int, default=1000)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default="runs/bench_demo")
     parser.add_argument("--ship", default=None)

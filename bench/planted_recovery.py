@@ -7,7 +7,7 @@ module, and score its forward graphs on 400 fresh documents (layer/head chosen o
 "planted_recovery" section of BENCHMARKS.md. The issue's target: >= 90% within 3 minutes of
 pretraining on 2 CPU cores.
 
-    python bench/planted_recovery.py --steps 1500 --seeds 0,1,2
+    python bench/planted_recovery.py --steps 1000 --seeds 0,1,2,3,4,5
 """
 
 import argparse
@@ -25,8 +25,8 @@ from bench.report import markdown_table, write_section  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--seeds", default="0,1,2,3,4,5")
     parser.add_argument("--out", default="runs/bench_planted_recovery")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
@@ -51,8 +51,8 @@ def main(argv=None):
     values = 100 * np.array(recoveries)
     body = (
         f"`tiny` (embedding ±0.5, K 4) pretrained for {args.steps} steps on the embedded planted "
-        f"language (one opened trigger per document, two unopened same-class triggers as "
-        f"distractors) with `tiny`'s training defaults; wall time includes the export (2 shared "
+        f"language (one dependency per document, two triggers of other classes as "
+        f"distractors; opener shared by all classes) with `tiny`'s training defaults; wall time includes the export (2 shared "
         f"cores). Forward graphs scored on 400 fresh documents: layer/head chosen on 200, "
         f"recovery on the other 200. Target: ≥ 90% within 3 minutes.\n\n"
         + markdown_table(["seed", "pretrain + export (s)", "layer, head", "recovery", "chance"],

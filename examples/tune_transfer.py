@@ -82,7 +82,7 @@ def main(argv=None):
                         help="an exported graph module (default: the bundled one, or "
                              "pretrain one)")
     # The budgets of `glomo demo` (DemoConfig), whose task and classifier this tunes.
-    parser.add_argument("--pretrain-steps", type=int, default=1500,
+    parser.add_argument("--pretrain-steps", type=int, default=1000,
                         help="steps of `tiny` pretraining when no module is found")
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--examples", type=int, default=2000, help="training examples")

@@ -5,29 +5,32 @@ its graphs with the positions that *must* be read to predict the next word.
 
 The language. There are `num_classes` dependency classes. Class `c` owns
 `triggers_per_class` trigger words, the same number of answer words (a fixed random
-bijection trigger ↔ answer), one opener word and one marker word. A document is
-`document_length` words, mostly fillers drawn uniformly from `num_fillers` filler
-words. A dependency of class `c` is planted as
+bijection trigger ↔ answer) and one marker word; one opener word is shared by all
+classes. A document is `document_length` words, mostly fillers drawn uniformly from
+`num_fillers` filler words. A dependency of class `c` is planted as
 
-    ... opener(c) trigger(c, k) filler ... filler marker(c) answer(c, k) ...
-                  position j                      position i  position i + 1
+    ... opener trigger(c, k) filler ... filler marker(c) answer(c, k) ...
+               position j                      position i  position i + 1
 
 with `i - j` drawn uniformly from `[min_distance, max_distance]`. The answer after a
-marker is determined by which *opened* trigger of that class came before, and by
-nothing else, so predicting it needs the word `i - j` positions back. Besides the
-opened trigger, `distractors_per_dependency` other triggers of the same class (with
-other answers) are scattered over the document without an opener: a model that
-merely pools every trigger it has seen cannot tell the answer, only one that reads
-position `j` itself can.
+marker is determined by the trigger of its class that came before, and by nothing
+else, so predicting it needs the word `i - j` positions back. Besides the planted
+triggers, `distractors_per_dependency` triggers per dependency, of classes *not* planted
+in the document (so with other answers and no marker), are scattered over it without an
+opener: a model that merely pools every trigger it has seen cannot tell the answer, only
+one that reads the trigger of the marker's class can.
 
 Why the parent is identifiable from local context. The graph predictor computes keys
 and queries from the embeddings through a causal CNN only (receptive field about 9
-tokens, no positions): the marker at `i` tells the query "class c", and the pair
-(opener, trigger) at `j - 1, j` tells the key "opened class-c trigger"; distractors
-lack the opener. Each class is opened at most once per document (hence at most one
-open dependency per class, and at most `num_classes` dependencies per document).
-Words are lowercase letters only, never digits (the tokenizer maps tokens with digits
-to `N`), never `n`, and all distinct.
+tokens, no positions): the marker at `i` tells the query "class c" and the trigger at
+`j` tells the key "class c", a typed pair. Each class is planted at most once per
+document (hence at most `num_classes` dependencies per document), so its trigger is the
+only one of its class there. Why the opener is shared: with one opener word per class,
+the opener at `j - 1` was a second key of the marker's class one position early, and in
+one seed of four most heads settled on it (it carries no answer, so recovery stayed near
+0); with the trigger as the only word of the marker's class, every seed measured found
+it (BENCHMARKS.md, "planted_recovery"). Words are lowercase letters only, never digits
+(the tokenizer maps tokens with digits to `N`), never `n`, and all distinct.
 
 What is recorded. The model predicts `x_{t+1..t+D}` from position `t`. The row that
 needs the parent is therefore the *marker* position `i` (it must predict the answer
@@ -119,8 +122,9 @@ class PlantedLanguage:
         max_distance: largest trigger → marker distance (<= document_length - 3).
         dependencies_per_document: `(low, high)` inclusive range of dependencies
             planted per document (capped by C and by the room available).
-        distractors_per_dependency: unopened triggers of the same class (with other
-            answers) placed at random free positions per dependency; 0 disables.
+        distractors_per_dependency: triggers of classes not planted in the document,
+            without an opener, placed at random free positions, per dependency (fewer
+            when every class is planted); 0 disables.
         seed: fixes the words and the trigger ↔ answer bijection.
 
     Example:
@@ -179,7 +183,7 @@ class PlantedLanguage:
         self.seed = seed
 
         rng = np.random.default_rng(seed)
-        total = num_fillers + num_classes * (2 * triggers_per_class + 2)
+        total = num_fillers + num_classes * (2 * triggers_per_class + 1) + 1
         words = _make_words(total, rng)
         words = [words[i] for i in rng.permutation(total)]
         self.fillers = words[:num_fillers]
@@ -191,18 +195,18 @@ class PlantedLanguage:
         permutation = np.stack([rng.permutation(triggers_per_class) for _ in range(num_classes)])
         self.answers = np.take_along_axis(answers, permutation, axis=1)
         self.markers = rest[2 * n : 2 * n + num_classes]
-        self.openers = rest[2 * n + num_classes : 2 * n + 2 * num_classes]
+        self.opener = rest[2 * n + num_classes]
         self._filler_array = np.array(self.fillers, dtype=object)
 
     @property
     def words(self) -> list[str]:
-        """Every word of the language (fillers, triggers, answers, markers)."""
+        """Every word of the language (fillers, triggers, answers, markers, the opener)."""
         return (
             list(self.fillers)
             + list(self.triggers.ravel())
             + list(self.answers.ravel())
             + list(self.markers)
-            + list(self.openers)
+            + [self.opener]
         )
 
     def answer_for(self, trigger: str) -> str:
@@ -227,6 +231,7 @@ class PlantedLanguage:
         low, high = self.dependencies_per_document
         wanted = int(rng.integers(low, high + 1)) if high > 0 else 0
         classes = rng.permutation(self.num_classes)[:wanted]
+        planted = []
         for c in classes:
             for _ in range(10):  # A few placement tries; skip the class if crowded.
                 distance = int(rng.integers(self.min_distance, self.max_distance + 1))
@@ -234,23 +239,25 @@ class PlantedLanguage:
                 i = j + distance
                 if not taken[[j - 1, j, i, i + 1]].any():
                     k = int(rng.integers(self.triggers_per_class))
-                    tokens[j - 1] = self.openers[c]
+                    tokens[j - 1] = self.opener
                     tokens[j] = self.triggers[c, k]
                     tokens[i] = self.markers[c]
                     tokens[i + 1] = self.answers[c, k]
                     taken[[j - 1, j, i, i + 1]] = True
                     parents[i] = j
-                    others = [o for o in range(self.triggers_per_class) if o != k]
-                    for _ in range(self.distractors_per_dependency):
-                        free = np.flatnonzero(~taken)
-                        # Not right after an opener: that would make it look opened.
-                        free = free[(free == 0) | (tokens[np.maximum(free - 1, 0)] != self.openers[c])]
-                        if free.size == 0:
-                            break
-                        position = int(rng.choice(free))
-                        tokens[position] = self.triggers[c, others[int(rng.integers(len(others)))]]
-                        taken[position] = True
+                    planted.append(int(c))
                     break
+        unplanted = np.setdiff1d(np.arange(self.num_classes), planted)
+        for _ in range(self.distractors_per_dependency * len(planted) if unplanted.size else 0):
+            free = np.flatnonzero(~taken)
+            # Not right after the opener: that would make it look planted.
+            free = free[(free == 0) | (tokens[np.maximum(free - 1, 0)] != self.opener)]
+            if free.size == 0:
+                break
+            position = int(rng.choice(free))
+            c = int(unplanted[rng.integers(unplanted.size)])
+            tokens[position] = self.triggers[c, int(rng.integers(self.triggers_per_class))]
+            taken[position] = True
         return list(tokens), parents
 
     def sample(

@@ -31,7 +31,7 @@ def make_planted_task(language: PlantedLanguage, num_examples: int, seed: int = 
 
     Each document holds, in this order and apart from fillers,
 
-        opener(c) trigger(c, k1) ... marker(c) answer ... opener(c) trigger(c, k2) ... marker(c) answer
+        opener trigger(c, k1) ... marker(c) answer ... opener trigger(c, k2) ... marker(c) answer
 
     with `k1 != k2` and trigger-to-marker distances drawn as in the language. Label 1: each
     answer is its own trigger's (`answer(c, k1)` first, `answer(c, k2)` second); label 0:
@@ -79,7 +79,7 @@ def make_planted_task(language: PlantedLanguage, num_examples: int, seed: int = 
         j1 = start + 1
         j2 = j1 + d1 + 2 + gap + 1
         for j, d, k, answer in ((j1, d1, k1, answers[0]), (j2, d2, k2, answers[1])):
-            tokens[j - 1], tokens[j] = language.openers[c], language.triggers[c, k]
+            tokens[j - 1], tokens[j] = language.opener, language.triggers[c, k]
             tokens[j + d], tokens[j + d + 1] = language.markers[c], answer
         texts.append(" ".join(tokens))
         labels.append(label)

@@ -45,7 +45,7 @@ class DemoConfig:
         language_seed: the seed the module's pretraining corpus was generated with.
     """
 
-    pretrain_steps: int = 1500
+    pretrain_steps: int = 1000
     train_examples: int = 2000
     test_examples: int = 1000
     epochs: int = 6

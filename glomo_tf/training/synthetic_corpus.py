@@ -22,12 +22,13 @@ def make_language(model_config, seed=0):
             f"filler, marker, answer); sequence_length is {length}."
         )
     max_distance = min(40, length - 3)
-    # Four classes, one dependency per document (with two unopened same-class triggers as
-    # distractors, so the parent is the one *opened* trigger). Measured with `glomo pretrain
-    # --corpus synthetic --config tiny`, 1500 steps, per seed: bench/planted_recovery.py
-    # (BENCHMARKS.md, section "planted_recovery"; not restated here, where it went stale).
-    # With one or two dependencies per document the heads learned "an opened trigger" but
-    # not "of the marker's class" and stayed near 0.7 even after 3000 steps.
+    # Four classes, one dependency per document, two triggers of other classes as
+    # distractors, so the parent is the one trigger of the marker's class. Measured with
+    # `glomo pretrain --corpus synthetic --config tiny`, 1000 steps, per seed:
+    # bench/planted_recovery.py (BENCHMARKS.md, section "planted_recovery"; not restated
+    # here, where it went stale). With one or two dependencies per document and a
+    # class-specific opener the heads learned "an opened trigger" but not "of the marker's
+    # class" and stayed near 0.7 even after 3000 steps.
     return PlantedLanguage(
         num_classes=4,
         num_fillers=50,

@@ -213,7 +213,7 @@ def _synthetic_hypermodel(config):
             module = os.path.join(config.directory, "module")
             if not os.path.isdir(module):
                 print(f"No bundled graph module: pretraining a tiny one into {module} ...")
-                module = pretrain_module(config.directory, 1500, seed=0,
+                module = pretrain_module(config.directory, 1000, seed=0,
                                          progress=config.verbose > 0)
     elif not os.path.isdir(module):
         raise FileNotFoundError(f"Graph module not found: {module}")

@@ -15,7 +15,7 @@ def small_language(seed=0):
 def test_words_are_distinct_letters_only_and_survive_the_tokenizer():
     language = small_language()
     words = language.words
-    assert len(words) == len(set(words)) == 20 + 4 * (2 * 3 + 2)
+    assert len(words) == len(set(words)) == 20 + 4 * (2 * 3 + 1) + 1
     assert all(w.isalpha() and w.islower() and w.isascii() and w != "n" for w in words)
     tokenizer = GLoMoWordTokenizer(["<unk>"] + words)
     docs, _ = language.sample(3)
@@ -29,8 +29,9 @@ def test_parents_are_valid_and_answers_determined_by_triggers():
     assert parents.shape == (200, 24) and parents.dtype == np.int32
     markers = set(language.markers)
     triggers = {t: (c, k) for (c, k), t in np.ndenumerate(language.triggers)}
-    num_dependencies = 0
+    num_dependencies = num_distractors = 0
     for tokens, row in zip(docs, parents):
+        planted = set()
         for i, j in enumerate(row):
             if j < 0:
                 assert tokens[i] not in markers
@@ -38,17 +39,22 @@ def test_parents_are_valid_and_answers_determined_by_triggers():
             num_dependencies += 1
             assert 0 <= j < i and 3 <= i - j <= 12
             c, k = triggers[tokens[j]]
+            planted.add(c)
             assert tokens[i] == language.markers[c]
             assert tokens[i + 1] == language.answers[c, k] == language.answer_for(tokens[j])
-        # Each class is opened at most once per document, and only the parent is opened.
-        opened = [p for p, t in enumerate(tokens) if t in language.openers]
-        assert len({tokens[p] for p in opened}) == len(opened)
-        assert sorted(p + 1 for p in opened) == sorted(row[row >= 0].tolist())
-        # Distractors: other triggers of an opened class, never right after an opener.
+            assert tokens[j - 1] == language.opener
+        # The opener precedes exactly the planted triggers.
+        opened = [p + 1 for p, t in enumerate(tokens) if t == language.opener]
+        assert sorted(opened) == sorted(row[row >= 0].tolist())
+        # Distractors: triggers of classes without a marker here, never after the opener,
+        # so the trigger of the marker's class is the only one of its class.
         for p, t in enumerate(tokens):
             if t in triggers and p not in row:
-                assert p == 0 or tokens[p - 1] not in language.openers
+                num_distractors += 1
+                assert triggers[t][0] not in planted
+                assert p == 0 or tokens[p - 1] != language.opener
     assert num_dependencies >= 200
+    assert num_distractors >= num_dependencies  # 2 per dependency unless all 4 classes are planted
 
 
 def test_answers_are_a_bijection_of_triggers():

@@ -36,13 +36,13 @@ def test_planted_task_labels_depend_only_on_which_trigger_comes_first():
     assert 0.4 < labels.mean() < 0.6
     triggers = {t: (c, k) for (c, k), t in np.ndenumerate(language.triggers)}
     special = set(triggers) | set(language.answers.ravel()) | set(language.markers) \
-        | set(language.openers)
+        | {language.opener}
     for text, label in zip(texts, labels):
         words = text.split()
         assert len(words) == language.document_length
         # Two fillers at each edge: no dependency word next to the conv's zero padding.
         assert not special & set(words[:2] + words[-2:])
-        opened = [triggers[words[j]] for j in range(1, len(words)) if words[j - 1] in language.openers]
+        opened = [triggers[words[j]] for j in range(1, len(words)) if words[j - 1] == language.opener]
         answered = [words[i + 1] for i, w in enumerate(words) if w in language.markers]
         assert len(opened) == 2 and len(answered) == 2 and opened[0][0] == opened[1][0]
         # Word after the first marker vs its own trigger's answer: the label, and only it.
@@ -50,7 +50,7 @@ def test_planted_task_labels_depend_only_on_which_trigger_comes_first():
         own = [language.answers[c, k] for c, k in opened]
         assert sorted(answered) == sorted(own) and own[0] != own[1]
         first_answer = next(i + 1 for i, w in enumerate(words) if w in language.markers)
-        second_opener = max(j for j, w in enumerate(words) if w in language.openers)
+        second_opener = max(j for j, w in enumerate(words) if w == language.opener)
         assert second_opener - first_answer >= 3, "the blocks must not share a window"
         assert (answered == own) == bool(label)
 
