@@ -140,10 +140,6 @@ class GraphPredictor(keras.layers.Layer):
         mode = self.sparse_mode
         if mode == 0:
             return ops.square(scores)
-        if mode == 1:
-            return ops.square(ops.relu(scores))
-        if mode == 2:
-            return ops.square(ops.relu(scores - self.score_offset(queries)[..., None]))
         if mode == 3:
             values = ops.where(allowed > 0, ops.square(scores), -1.0)
             length = ops.shape(scores)[-1]
@@ -153,7 +149,8 @@ class GraphPredictor(keras.layers.Layer):
             )
             kth = ops.take(ops.sort(values, axis=-1), length - k, axis=-1)[..., None]
             return ops.where(values >= kth, ops.square(scores), 0.0)
-        return ops.square(ops.relu(scores - self.score_offset(queries)[..., None]))
+        offset = self.score_offset(queries)  # Modes 1, 2, 4: ReLU(s - offset)^2.
+        return ops.square(ops.relu(scores if offset is None else scores - offset[..., None]))
 
     def queries_and_keys(self, embeddings, padding_mask=None, training=None):
         """Per-head queries and keys `[batch, L, K, T, head_dim]`, float32.
@@ -254,13 +251,9 @@ def bidirectional_graphs(forward, backward, embeddings, padding_mask=None, train
         keys.append(k)
     scores = ops.einsum("bnlkih,bnlkjh->bnlkij", ops.stack(queries, 1), ops.stack(keys, 1))
     affinity = ops.square(scores if forward.sparse_mode == 0 else ops.relu(scores))
-    length = ops.shape(embeddings)[1]
-    rows = ops.arange(length)[:, None]
-    cols = ops.arange(length)[None, :]
-    allowed = ops.cast(ops.stack([cols < rows, cols > rows]), "float32")[None]  # [1, 2, T, T]
-    if padding_mask is not None:
-        real = ops.cast(padding_mask, "float32")
-        allowed = allowed * (real[:, :, None] * real[:, None, :])[:, None]
-    graphs = affinity * allowed[:, :, None, None]
+    # The backward mask is the forward one transposed (j > i; the padding part is symmetric).
+    forward_allowed = causal_padding_mask(padding_mask, ops.shape(embeddings)[1])
+    allowed = ops.stack([forward_allowed, ops.swapaxes(forward_allowed, -1, -2)], axis=1)
+    graphs = affinity * allowed
     # A reciprocal per row and a multiply: cheaper than dividing every entry.
     return graphs * (1.0 / (ops.sum(graphs, axis=-1, keepdims=True) + forward.epsilon))
