@@ -67,8 +67,11 @@ class FeaturePredictor(keras.layers.Layer):
         f = features
         outputs = []
         num_layers = graphs.shape[1]
-        for layer in range(num_layers):
-            g, f_rows = graphs[:, layer], f
+        # Unstacked, not indexed: the gradient of `graphs[:, l]` is a zero-filled copy of all
+        # of `graphs` per layer, summed (the profile's StridedSliceGrad + AddN); unstack's
+        # is one stack.
+        for layer, g in enumerate(ops.unstack(graphs, num=num_layers, axis=1)):
+            f_rows = f
             if positions is not None and layer == num_layers - 1:
                 # Row i of a graph is what unit i reads: only the sampled readers are needed.
                 g = ops.take(g, positions, axis=2)

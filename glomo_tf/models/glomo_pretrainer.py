@@ -50,6 +50,15 @@ def _summed_over_replicas(counts):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, counts)
 
 
+def _replicas_in_sync():
+    """What Keras's losses divide by under `tf.distribute` (the gradients are summed)."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
 def unpack_token_inputs(inputs):
     """`ids` or `{"token_ids", "padding_mask"}` -> (int32 ids [B, T], bool mask [B, T])."""
     if isinstance(inputs, dict):
@@ -112,7 +121,9 @@ class GLoMoPretrainer(keras.Model):
 
     Outputs (of `call`):
         `{"forward": {"logits": [N, D, V], "targets": [N, D], "weights": [N, D]},
-          "backward": {...}}` with N = batch x positions.
+          "backward": {...}}` with N = batch x positions; when `fused`, also
+        `"both_directions": {"logits": [2N, D, V]}`, the forward rows then the backward
+        ones, from which `compute_loss` takes one softmax for both.
 
     Example:
     >>> model = GLoMoPretrainer(GLoMoConfig.tiny())
@@ -322,6 +333,12 @@ class GLoMoPretrainer(keras.Model):
             both = self._tied_logits(
                 ops.concatenate([outputs[d]["hidden"] for d in DIRECTIONS], axis=0)
             )
+            outputs["both_directions"] = {"logits": both}
+            # Views for callers. The loss reads `both` instead: splitting [2N, D, V] on
+            # axis 0 copies it (TF shares the buffer only when D * V * 4 bytes is a
+            # multiple of 64) and its gradient concatenates it back, 10% of a `small`
+            # step (TF profiler, bench/op_profile.py); inside `fit` nothing reads the
+            # views, so the traced step prunes them.
             logits = dict(zip(DIRECTIONS, ops.split(both, 2, axis=0)))
         else:
             logits = {d: self._tied_logits(outputs[d]["hidden"]) for d in DIRECTIONS}
@@ -333,14 +350,33 @@ class GLoMoPretrainer(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if y_pred is None:
             y_pred = self(x, training=training)
-        losses = [
-            self.loss_fn(y_pred[d]["targets"], y_pred[d]["logits"], y_pred[d]["weights"])
-            for d in DIRECTIONS
-        ]
-        total = 0.5 * losses[0] + 0.5 * losses[1]
+        if "both_directions" in y_pred:
+            total = self._both_directions_loss(y_pred)
+        else:
+            losses = [
+                self.loss_fn(y_pred[d]["targets"], y_pred[d]["logits"], y_pred[d]["weights"])
+                for d in DIRECTIONS
+            ]
+            total = 0.5 * losses[0] + 0.5 * losses[1]
         for extra in self.losses:
             total = total + self._aggregate_additional_loss(extra)
         return total
+
+    def _both_directions_loss(self, y_pred):
+        """0.5 * forward + 0.5 * backward mean cross-entropy from one softmax over `[2N, D, V]`.
+
+        The same value as `loss_fn` per direction (sum of weighted losses / sum of weights,
+        0 when a direction has no weight, divided by the replicas in sync), computed by
+        one cross-entropy over both directions' logits.
+        """
+        targets = ops.concatenate([y_pred[d]["targets"] for d in DIRECTIONS], axis=0)
+        per_unit = keras.losses.sparse_categorical_crossentropy(
+            targets, y_pred["both_directions"]["logits"], from_logits=True)
+        total = 0.0
+        for loss, direction in zip(ops.split(per_unit, 2, axis=0), DIRECTIONS):
+            weights = ops.cast(y_pred[direction]["weights"], loss.dtype)
+            total = total + 0.5 * ops.divide_no_nan(ops.sum(loss * weights), ops.sum(weights))
+        return total / _replicas_in_sync()
 
     def get_config(self):
         return {

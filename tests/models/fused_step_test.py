@@ -108,3 +108,48 @@ def _train(jit):
     ids = _inputs(False)
     losses = [float(model.train_on_batch(ids)) for _ in range(3)]
     return losses, model.get_weights()
+
+
+def test_one_softmax_for_both_directions_equals_the_loss_per_direction():
+    _, fused = _pair()
+    outputs = fused(_inputs(True), training=True)
+    per_direction = [
+        float(fused.loss_fn(outputs[d]["targets"], outputs[d]["logits"], outputs[d]["weights"]))
+        for d in DIRECTIONS
+    ]
+    np.testing.assert_allclose(
+        float(fused.compute_loss(y_pred=outputs)), 0.5 * sum(per_direction), rtol=1e-6)
+    # A direction without any weight counts 0, as `loss_fn`'s divide-no-nan does, and the
+    # other keeps its factor 0.5.
+    outputs["backward"]["weights"] = keras.ops.zeros_like(outputs["backward"]["weights"])
+    np.testing.assert_allclose(
+        float(fused.compute_loss(y_pred=outputs)), 0.5 * per_direction[0], rtol=1e-6)
+
+
+def test_the_traced_train_step_does_not_copy_the_logits_apart():
+    # The per-direction logits are views for callers; the loss and its gradients must not
+    # depend on them: a Split of [2N, D, V] copies it, and its gradient concatenates it back.
+    # What a tf.function runs is what its outputs depend on (the views are pruned).
+    _, fused = _pair()
+    variables = [v.value for v in fused.trainable_variables]
+
+    @tf.function
+    def loss_and_gradients(ids):
+        with tf.GradientTape() as tape:
+            loss = fused.compute_loss(ids, y_pred=fused(ids, training=True))
+        return loss, tape.gradient(loss, variables)
+
+    ids = tf.constant(_inputs(False))
+    graph = loss_and_gradients.get_concrete_function(ids).graph
+    needed, stack = set(), [t.op for t in tf.nest.flatten(graph.outputs)]
+    while stack:
+        op = stack.pop()
+        if op.name not in needed:
+            needed.add(op.name)
+            stack.extend(t.op for t in op.inputs)
+            stack.extend(op.control_inputs)
+    vocab = CONFIG.vocabulary_size
+    copies = [op.name for op in graph.get_operations()
+              if op.name in needed and op.type in ("Split", "SplitV", "ConcatV2", "Pack")
+              and any(t.shape.rank and t.shape[-1] == vocab for t in op.outputs)]
+    assert not copies, copies
