@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.report import markdown_table, write_section  # noqa: E402
+from bench.report import cpu_flags, markdown_table, write_section  # noqa: E402
 from glomo_tf.configs import GLoMoConfig  # noqa: E402
 from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer  # noqa: E402
 from glomo_tf.training.synthetic_corpus import make_language  # noqa: E402
@@ -82,17 +82,6 @@ def bf16_matmul_ratio(size=2048, repeats=5, rounds=3):
         timers["float32"](repeats) / timers["bfloat16"](repeats) for _ in range(rounds))
 
 
-def _cpu_flags():
-    """Which of the bf16-related ISA flags /proc/cpuinfo lists (Linux), for the report."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return "not readable"
-    wanted = ("avx512f", "avx512_bf16", "amx_bf16")
-    return ", ".join(f"{w}: {'yes' if w in flags else 'no'}" for w in wanted)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="paper")
@@ -118,7 +107,7 @@ def main(argv=None):
                 [[p, f"{tokens / t:,.1f}", f"{t:.2f}"] for p, t in times.items()],
             ) + f"\n\nbf16 ÷ fp32 tokens/s: **{speedup:.2f}x** (median of per-round ratios; target ≥ 1.6x). "
             f"Ceiling in this process: a 2048² bf16 matmul runs at {matmul_ratio:.2f}x the fp32 one's FLOP/s. "
-            f"CPU flags ({_cpu_flags()}).\n"
+            f"CPU flags ({cpu_flags()}).\n"
         )
 
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -15,6 +15,21 @@ HEADER = (
 )
 
 
+def cpu_flags():
+    """Which of the wide-vector / bf16 ISA flags /proc/cpuinfo lists (Linux), for the reports.
+
+    The machines change between sessions (an AVX-512 + bf16 one on 2026-12-01, an AVX2-only
+    one on 2026-12-02, both "AMD EPYC"); matmul rates and bf16 speed-ups differ several-fold.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "not readable"
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    return ", ".join(f"{w}: {'yes' if w in flags else 'no'}" for w in wanted)
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:
@@ -25,7 +40,8 @@ def machine():
                     break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
+    return (f"{cpu}, {os.cpu_count()} cores visible ({cpu_flags()}), "
+            f"Python {platform.python_version()}")
 
 
 def write_section(name, title, body):

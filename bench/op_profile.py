@@ -1,0 +1,187 @@
+"""Where a step's time goes, from the TensorFlow profiler: op types and model parts.
+
+Traces `--steps` steps with `tf.profiler.experimental` (the trace stays in `--logdir`, for
+TensorBoard's profile plugin) and sums the time of every TF op event on the executor threads
+by op type and by the part of the model its name scope names. Two ops can run at once (2
+inter-op threads), so the total of op time exceeds the wall time: the shares are the figure.
+
+- `--what train`: one `GLoMoPretrainer` train step (`train_on_batch`, SGD) at `--config`.
+- `--what downstream`: the GLoMo-on-embeddings classifier step of `bench/downstream_step.py`
+  (frozen `--config` predictor's graphs + transfer + BiGRU + self-attention, Adam).
+
+"Matmul-class" ops (MatMul, BatchMatMul, Einsum, Conv2D and their gradients and fused
+forms) run near the machine's matmul rate; the rest is memory-bound work whose FLOPs are not
+counted, so the matmul-class share bounds the FLOP utilisation a step can reach.
+
+    python bench/op_profile.py --what train --config small --batch 32
+    python bench/op_profile.py --what downstream --config small --batch 16 --length 400
+"""
+
+import argparse
+import collections
+import glob
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from bench.report import markdown_table, write_section  # noqa: E402
+from glomo_tf.configs import GLoMoConfig  # noqa: E402
+from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer  # noqa: E402
+
+MATMUL_CLASS = ("MatMul", "BatchMatMul", "Einsum", "Conv2D")
+# First match wins: scope substrings -> part of the model.
+PARTS = (
+    ("sparse_categorical_crossentropy", "softmax cross-entropy"),
+    ("SparseSoftmaxCrossEntropy", "softmax cross-entropy"),
+    ("graph_predictor", "graph predictors"),
+    ("feature_predictor", "feature predictors"),
+    ("decoder", "context decoders"),
+    ("graph_transfer", "graph transfer"),
+    ("bigru", "BiGRU"),
+    ("self_attention", "self-attention"),
+    ("sgd/", "optimizer"),
+    ("adam/", "optimizer"),
+    ("glomo_pretrainer", "embedding, tied-softmax matmul, gathers"),
+)
+
+
+def is_matmul_class(op_type):
+    return any(op_type.lstrip("_").startswith(kind) or kind in op_type for kind in MATMUL_CLASS)
+
+
+def part_of(op_name):
+    for needle, part in PARTS:
+        if needle in op_name:
+            return part
+    return "other"
+
+
+def op_times(logdir):
+    """{(op name, op type): seconds} summed over the executor threads of the newest trace."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    paths = sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True),
+                   key=os.path.getmtime)
+    if not paths:
+        raise RuntimeError(f"the profiler wrote no trace under {logdir}")
+    space = xplane_pb2.XSpace()
+    with open(paths[-1], "rb") as f:
+        space.ParseFromString(f.read())
+    totals = collections.Counter()
+    for plane in space.planes:
+        if plane.name != "/host:CPU":
+            continue
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                # TF op events are "scope/name:OpType"; the executor's ("ExecutorState::Process")
+                # and Eigen's events wrap them.
+                if ":" in name and "::" not in name:
+                    op_name, op_type = name.rsplit(":", 1)
+                    totals[(op_name, op_type)] += event.duration_ps / 1e12
+    return totals
+
+
+def train_step(args):
+    config = GLoMoConfig.named(args.config, sequence_length=args.length)
+    ids = np.random.RandomState(0).randint(0, config.vocabulary_size,
+                                           (args.batch, args.length)).astype("int32")
+    model = GLoMoPretrainer(config, seed=0, dtype=args.policy)
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.2, global_clipnorm=0.25))
+    return lambda: float(np.asarray(model.train_on_batch(ids)))
+
+
+def downstream_step(args):
+    from bench.downstream_step import Classifier, imdb_shaped_batch
+
+    config = GLoMoConfig.named(args.config)
+    pretrainer = GLoMoPretrainer(config, seed=0)
+    pretrainer.trainable = False
+    batch, labels = imdb_shaped_batch(config, args.batch, args.length)
+    keras.utils.set_random_seed(0)
+    model = Classifier("embeddings", pretrainer)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return lambda: float(np.asarray(model.train_on_batch(batch, labels)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--what", default="train", choices=["train", "downstream"])
+    parser.add_argument("--config", default="small")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--policy", default="float32", help="dtype policy (train only)")
+    parser.add_argument("--steps", type=int, default=2, help="profiled steps")
+    parser.add_argument("--logdir", default=None, help="where the trace goes (default: a temp dir)")
+    parser.add_argument("--top", type=int, default=12, help="op types listed (the rest summed)")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+
+    step = train_step(args) if args.what == "train" else downstream_step(args)
+    for _ in range(2):
+        step()  # trace, then one step with warm caches
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    unprofiled = (time.perf_counter() - start) / args.steps
+    logdir = args.logdir or tempfile.mkdtemp(prefix="glomo_op_profile_")
+    tf.profiler.experimental.start(logdir)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    profiled = (time.perf_counter() - start) / args.steps
+    tf.profiler.experimental.stop()
+
+    totals = op_times(logdir)
+    total = sum(totals.values())
+    by_type, by_part = collections.Counter(), collections.Counter()
+    for (op_name, op_type), seconds in totals.items():
+        by_type[op_type] += seconds
+        by_part[part_of(op_name)] += seconds
+    matmul = sum(s for t, s in by_type.items() if is_matmul_class(t))
+
+    def share(seconds):
+        return f"{100 * seconds / total:.1f}%"
+
+    per_step = args.steps
+    type_rows = [[f"`{t}`", "yes" if is_matmul_class(t) else "", f"{s / per_step:.3f}", share(s)]
+                 for t, s in by_type.most_common(args.top)]
+    rest = total - sum(s for _, s in by_type.most_common(args.top))
+    type_rows.append([f"{len(by_type) - args.top} other op types", "", f"{rest / per_step:.3f}", share(rest)])
+    part_rows = [[p, f"{s / per_step:.3f}", share(s)] for p, s in by_part.most_common()]
+    what = (f"`GLoMoPretrainer` train step, `{args.config}`, batch {args.batch} x T {args.length}, "
+            f"{args.policy}, SGD" if args.what == "train" else
+            f"GLoMo-on-embeddings downstream step (bench/downstream_step.py), frozen `{args.config}` "
+            f"predictor, batch {args.batch} x T {args.length}, Adam")
+    body = (
+        f"{what}. {args.steps} profiled steps after 2 warm-up steps; step time "
+        f"{unprofiled:.3f} s unprofiled, {profiled:.3f} s while tracing. Op time is summed over "
+        f"the executor threads ({total / per_step:.3f} s per step: ops of the two inter-op "
+        f"threads overlap), so read the shares.\n\n"
+        f"**Matmul-class ops: {share(matmul)} of op time**; the rest is memory-bound "
+        f"(elementwise, copies, reductions, gathers, the softmax).\n\n"
+        + markdown_table(["op type", "matmul-class", "s per step", "share"], type_rows)
+        + "\n\nBy part of the model (name scopes; gradients count with their forward op's part):\n\n"
+        + markdown_table(["part", "s per step", "share"], part_rows)
+        + f"\n\nTrace: `{args.logdir or 'a temporary directory'}` (TensorBoard, profile plugin).\n"
+    )
+    print(body)
+    if not args.no_write:
+        name = f"op_profile_{args.what}_{args.config}" + ("" if args.policy == "float32" else f"_{args.policy}")
+        write_section(name, f"Op profile: {args.what} step ({args.config}, {args.policy})"
+                      if args.what == "train" else f"Op profile: downstream step ({args.config})", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""bench/op_profile.py reads the TF profiler's trace: op types, parts and the matmul-class share."""
+
+import pytest
+
+from bench import op_profile
+
+
+def test_op_classes_and_parts():
+    assert op_profile.is_matmul_class("MatMul")
+    assert op_profile.is_matmul_class("_FusedMatMul")
+    assert op_profile.is_matmul_class("Conv2DBackpropFilter")
+    assert op_profile.is_matmul_class("BatchMatMulV2")
+    assert not op_profile.is_matmul_class("SparseSoftmaxCrossEntropyWithLogits")
+    assert op_profile.part_of(
+        "gradient_tape/glomo_pretrainer_1/forward_graph_predictor_1/einsum/Einsum") == "graph predictors"
+    assert op_profile.part_of(
+        "gradient_tape/sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits/mul"
+    ) == "softmax cross-entropy"
+
+
+@pytest.mark.slow
+def test_profiles_a_tiny_train_step(tmp_path, capsys):
+    op_profile.main(["--what", "train", "--config", "tiny", "--batch", "2", "--length", "16",
+                     "--steps", "1", "--logdir", str(tmp_path), "--no-write"])
+    out = capsys.readouterr().out
+    assert "Matmul-class ops:" in out
+    assert "`MatMul`" in out and "graph predictors" in out
+    # The trace itself stays for TensorBoard.
+    assert list(tmp_path.rglob("*.xplane.pb"))
+    totals = op_profile.op_times(str(tmp_path))
+    assert totals and all(seconds >= 0 for seconds in totals.values())
+    assert not any("::" in name for name, _ in totals)
