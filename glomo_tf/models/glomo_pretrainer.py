@@ -303,14 +303,22 @@ class GLoMoPretrainer(keras.Model):
         """Bias-free softmax logits tied to E, float32: `[N, D, d]` -> `[N, D, V]`."""
         if not self.fused:
             return ops.cast(self.embedding(hidden, reverse=True), "float32")
-        # hidden . E^T as one 2-D contraction over d: the layer's `matmul(h, transpose(E))`
-        # copies E (V x d) transposed in the forward pass and again in the backward pass.
-        # 2-D, not "ntd,vd->ntv": TF's gradient of that einsum with respect to E broadcasts
-        # to [N, d, V] before summing over N (32 GB at the paper config, batch 4; and 3x
-        # slower than the plain path at `small`, measured by bench/pretrain_throughput.py).
+        # hidden . E^T as one 2-D contraction over d. 2-D, not "ntd,vd->ntv": TF's gradient of
+        # that einsum with respect to E broadcasts to [N, d, V] before summing over N (32 GB
+        # at the paper config, batch 4). On TF, `matmul(..., transpose_b=True)`: Keras's
+        # einsum "nd,vd->nv" is `matmul(h, transpose(E))`, and the gradient of that transpose
+        # is a [V, d] transpose pass per step (3% of the op time of a `paper` batch-4 step
+        # in the TF profile, bench/op_profile.py); MatMul's own gradient for a transposed operand
+        # writes [V, d] directly.
         kernel = ops.cast(self.embedding.embeddings, hidden.dtype)
         steps, dim = ops.shape(hidden)[1], ops.shape(hidden)[2]
-        flat = ops.einsum("nd,vd->nv", ops.reshape(hidden, (-1, dim)), kernel)
+        rows = ops.reshape(hidden, (-1, dim))
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            flat = tf.linalg.matmul(rows, kernel, transpose_b=True)
+        else:
+            flat = ops.einsum("nd,vd->nv", rows, kernel)
         return ops.cast(ops.reshape(flat, (-1, steps, ops.shape(kernel)[0])), "float32")
 
     def call(self, inputs, training=False):
