@@ -158,3 +158,17 @@ def test_the_traced_train_step_makes_no_vocabulary_sized_copies():
               and op.type in ("Split", "SplitV", "ConcatV2", "Pack", "Transpose")
               and any(vocab in (t.shape.as_list() if t.shape.rank else []) for t in op.outputs)]
     assert not copies, copies
+
+
+@pytest.mark.parametrize("sparse_mode", [0, 2, 3])
+def test_fused_loss_and_gradients_match_the_plain_step_in_other_sparse_modes(sparse_mode):
+    config = GLoMoConfig.from_dict(dict(CONFIG.to_dict(), sparse_mode=sparse_mode))
+    plain = GLoMoPretrainer(config, seed=3, fused=False)
+    fused = GLoMoPretrainer(config, seed=3, fused=True)
+    fused.set_weights(plain.get_weights())
+    inputs = _inputs(True)
+    loss_a, grads_a = _loss_and_gradients(plain, inputs)
+    loss_b, grads_b = _loss_and_gradients(fused, inputs)
+    assert abs(loss_a - loss_b) < 1e-5
+    for variable, ga, gb in zip(plain.trainable_variables, grads_a, grads_b):
+        np.testing.assert_allclose(ga, gb, rtol=1e-3, atol=1e-6, err_msg=variable.path)
