@@ -12,6 +12,8 @@ import os
 SPARSE_MODES = (0, 1, 2, 3, 4)
 OPTIMIZERS = ("sgd", "adam")
 ON_NAN = ("stop", "skip")
+# bf16 needs no loss scaling (float16 would); graphs and the softmax stay float32 either way.
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def _check_positive(name, value, minimum=1):
@@ -172,6 +174,11 @@ class PretrainConfig:
         on_nan: what a non-finite training loss does: "stop" (end the run, keeping the
             last good checkpoint) or "skip" (rewind to the last checkpoint, replay up to
             the bad step and skip its batch; see `glomo_tf.training.pretraining`).
+        precision: Keras dtype policy of the model, "float32" or "mixed_bfloat16" (bf16
+            compute, float32 weights, graphs and cross-entropy; checkpoints are the same
+            either way, so a run may resume in the other precision). bf16 pays off only on
+            hardware with bf16 matmuls (TPUs, recent GPUs, CPUs with AVX-512 BF16 or AMX);
+            elsewhere it is emulated and slower: BENCHMARKS.md "mixed_precision".
     """
 
     batch_size: int = 32
@@ -193,6 +200,7 @@ class PretrainConfig:
     log_every: int = 50
     image_every: int = 1000
     on_nan: str = "stop"
+    precision: str = "float32"
 
     def __post_init__(self):
         self.validate()
@@ -205,6 +213,8 @@ class PretrainConfig:
             raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if self.on_nan not in ON_NAN:
             raise ValueError(f"`on_nan` must be one of {ON_NAN}, got {self.on_nan!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"`precision` must be one of {PRECISIONS}, got {self.precision!r}.")
         _check_positive_number("learning_rate", self.learning_rate)
 
     @classmethod

@@ -213,9 +213,9 @@ def bidirectional_graphs(forward, backward, embeddings, padding_mask=None, train
     Equal (to float tolerance) to stacking `forward(e)` and the backward predictor's graphs
     of the reversed sequence flipped back, `flip(backward(flip(e)), (-2, -1))`, with fewer
     passes over the graphs, which are memory-bound (`T x T` per head, a few FLOPs per
-    entry): each pass is made once for both directions (graphs alone at `small`, 16 x 400
-    tokens: 1.15-1.17x the plain path in a quiet process; no difference measurable inside
-    a downstream train step, BENCHMARKS.md "downstream_step"). The backward CNNs still read the
+    entry): each pass is made once for both directions. The gain depends on the machine and
+    on T (graphs alone, default vs plain path, per T: BENCHMARKS.md "downstream_step"; on an
+    AVX-512 machine 1.15-1.17x at `small`, 16 x 400 tokens). The backward CNNs still read the
     reversed sequence; only their queries and keys (`T x head_dim`) are flipped back, so no
     `T x T` flip or stack is made. The affinity's offset is folded into the score matmul
     (`[q, -offset] . [k, 1]`), which saves one more pass.

@@ -234,9 +234,12 @@ class GLoMoPretrainer(keras.Model):
         if self.fused and self.glomo_config.sparse_mode != 3:
             # Both directions at once, in input order (see `bidirectional_graphs`); the
             # feature predictor is per position, so it runs on input order as well.
-            graphs = bidirectional_graphs(
-                self.graph_predictors["forward"], self.graph_predictors["backward"],
-                embeddings, mask, training=training)
+            # Named, so profiles and traces group these ops (they run outside the
+            # predictors' own `__call__` scopes).
+            with keras.name_scope("graph_predictors"):
+                graphs = bidirectional_graphs(
+                    self.graph_predictors["forward"], self.graph_predictors["backward"],
+                    embeddings, mask, training=training)
             result = {"graphs": graphs}
             if with_features:
                 result["features"] = ops.stack(
@@ -307,9 +310,9 @@ class GLoMoPretrainer(keras.Model):
         # that einsum with respect to E broadcasts to [N, d, V] before summing over N (32 GB
         # at the paper config, batch 4). On TF, `matmul(..., transpose_b=True)`: Keras's
         # einsum "nd,vd->nv" is `matmul(h, transpose(E))`, and the gradient of that transpose
-        # is a [V, d] transpose pass per step (3% of the op time of a `paper` batch-4 step
-        # in the TF profile, bench/op_profile.py); MatMul's own gradient for a transposed operand
-        # writes [V, d] directly.
+        # is a [V, d] transpose pass per step (the step was 1.09x slower at `paper`
+        # batch 4 that way, bench/step_ablation.py); MatMul's own gradient for a transposed
+        # operand writes [V, d] directly.
         kernel = ops.cast(self.embedding.embeddings, hidden.dtype)
         steps, dim = ops.shape(hidden)[1], ops.shape(hidden)[2]
         rows = ops.reshape(hidden, (-1, dim))
@@ -344,9 +347,9 @@ class GLoMoPretrainer(keras.Model):
             outputs["both_directions"] = {"logits": both}
             # Views for callers. The loss reads `both` instead: splitting [2N, D, V] on
             # axis 0 copies it (TF shares the buffer only when D * V * 4 bytes is a
-            # multiple of 64) and its gradient concatenates it back, 10% of a `small`
-            # step (TF profiler, bench/op_profile.py); inside `fit` nothing reads the
-            # views, so the traced step prunes them.
+            # multiple of 64) and its gradient concatenates it back: the step was 1.20x
+            # slower at `small` that way (bench/step_ablation.py). Inside `fit` nothing
+            # reads the views, so the traced step prunes them.
             logits = dict(zip(DIRECTIONS, ops.split(both, 2, axis=0)))
         else:
             logits = {d: self._tied_logits(outputs[d]["hidden"]) for d in DIRECTIONS}

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from glomo_tf.configs import GLoMoConfig, PretrainConfig, load_configs
+from glomo_tf.configs import PRECISIONS, GLoMoConfig, PretrainConfig, load_configs
 from glomo_tf.training.strategy import STRATEGIES
 from glomo_tf.training.synthetic_corpus import SYNTHETIC
 
@@ -27,6 +27,7 @@ _TRAIN_OVERRIDES = {
     "log_every": "log_every",
     "image_every": "image_every",
     "on_nan": "on_nan",
+    "precision": "precision",
 }
 
 
@@ -127,6 +128,9 @@ def add_parser(subparsers):
                         help="on a non-finite loss: stop (keep the last good checkpoint; exit code 1) or "
                              "skip the batch (rewind to the last checkpoint, replay, skip it) "
                              "[default: the config's, stop]")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="compute dtype policy (default float32); mixed_bfloat16 is faster "
+                             "only where the hardware has bf16 matmuls")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run, command="pretrain")
     return parser

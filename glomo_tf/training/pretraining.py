@@ -356,7 +356,7 @@ def pretrain(
     image_tokens = [tokenizer.id_to_token(i) for i in image_window[0].numpy()]
 
     with strategy.scope():
-        model = GLoMoPretrainer(model_config, seed=tc.seed)
+        model = GLoMoPretrainer(model_config, seed=tc.seed, dtype=tc.precision)
         model.compile(optimizer=_make_optimizer(tc))
         model.optimizer.build(model.trainable_variables)
     fit_logs_for_multi_worker(model, strategy)

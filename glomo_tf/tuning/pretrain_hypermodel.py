@@ -171,7 +171,7 @@ class PretrainHyperModel(keras_tuner.HyperModel):
         values = {name: declare(hp, name, spec) for name, spec in self.space.items()}
         model_config, train_config = self.configs({k: v for k, v in values.items() if v is not None})
         keras.utils.set_random_seed(train_config.seed)
-        model = GLoMoPretrainer(model_config, seed=train_config.seed)
+        model = GLoMoPretrainer(model_config, seed=train_config.seed, dtype=train_config.precision)
         model.compile(optimizer=_make_optimizer(train_config), run_eagerly=self.run_eagerly)
         return model
 

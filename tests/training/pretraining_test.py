@@ -176,3 +176,18 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_the_default(corpus, tmp_p
     # two runs differed by 0.13% at step 0 and 0.84% at step 1 (measured; ~5e-4 at +-0.1).
     # A wrong split or loss scaling (e.g. summing replicas) would be off by 2x.
     np.testing.assert_allclose(losses["mirrored"], losses["default"], rtol=2e-2)
+
+
+@pytest.mark.slow
+def test_mixed_bfloat16_precision_trains_and_resumes_in_float32(corpus, tmp_path):
+    result = _run(corpus, tmp_path, steps=2, image_every=0, precision="mixed_bfloat16")
+    assert result.final_step == 2 and np.isfinite(result.history["loss"]).all()
+    assert load_configs(str(tmp_path / "config.json"))[1].precision == "mixed_bfloat16"
+    # float32 weights in the checkpoint: the same run continues in float32.
+    resumed = _run(corpus, tmp_path, resume=True, steps=3, image_every=0)
+    assert resumed.final_step == 3
+
+
+def test_precision_is_validated():
+    with pytest.raises(ValueError, match="precision"):
+        tiny_train_config(precision="float16")
