@@ -9,7 +9,8 @@ step time / `--peak-tflops` (default: H100 SXM dense bf16, 989 TFLOP/s), and the
 matmul rate is reported beside it.
 
     KERAS_BACKEND=jax python bench/jax_throughput.py --config paper --batch 64 --dtype mixed_bfloat16
-    KERAS_BACKEND=jax python bench/jax_throughput.py --config tiny --batch 8 --peak-tflops 0 --no-write  # CPU check
+    KERAS_BACKEND=jax python bench/jax_throughput.py --config tiny --batch 8 --dtype float32 \
+        --matmul-size 512 --steps 3 --rounds 2 --peak-tflops 0 --no-write  # CPU check (seconds)
 """
 
 import argparse

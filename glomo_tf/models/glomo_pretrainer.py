@@ -201,9 +201,14 @@ class GLoMoPretrainer(keras.Model):
         embeddings = self.embedding(token_ids)
         if not self.glomo_config.scale_embedding_gradient:
             return embeddings
-        counts = _summed_over_replicas(ops.bincount(
-            ops.reshape(token_ids, (-1,)), minlength=self.glomo_config.vocabulary_size
-        ))
+        flat = ops.reshape(token_ids, (-1,))
+        vocabulary_size = self.glomo_config.vocabulary_size
+        if keras.backend.backend() == "tensorflow":
+            counts = ops.bincount(flat, minlength=vocabulary_size)
+        else:
+            # Keras's JAX bincount has a data-dependent shape and fails under `jit`.
+            counts = ops.segment_sum(ops.ones_like(flat), flat, num_segments=vocabulary_size)
+        counts = _summed_over_replicas(counts)
         scale = 1.0 / ops.cast(ops.take(counts, token_ids), embeddings.dtype)
         constant = ops.stop_gradient(embeddings)
         return constant + (embeddings - constant) * scale[..., None]
