@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.report import cpu_flags, markdown_table, write_section  # noqa: E402
+from bench.report import cpu_flag_set, cpu_flags, markdown_table, write_section  # noqa: E402
 from glomo_tf.configs import GLoMoConfig  # noqa: E402
 from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer  # noqa: E402
 from glomo_tf.training.synthetic_corpus import make_language  # noqa: E402
@@ -150,7 +150,7 @@ def main(argv=None):
     if not args.skip_throughput:
         # The speed-up is a property of the CPU: a machine without bf16 instructions emulates
         # bf16, and its figure goes beside, not over, one measured with them.
-        native = "avx512_bf16: yes" in cpu_flags() or "amx_bf16: yes" in cpu_flags()
+        native = bool({"avx512_bf16", "amx_bf16"} & (cpu_flag_set() or set()))
         write_section("mixed_precision" if native else "mixed_precision_without_bf16_instructions",
                       "bf16 mixed precision vs fp32" + ("" if native else
                                                         " (a CPU without bf16 instructions)"),

@@ -15,19 +15,29 @@ HEADER = (
 )
 
 
+REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_flag_set():
+    """The ISA flags /proc/cpuinfo lists (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return set(next((line.split(":", 1)[1].split() for line in f
+                             if line.startswith("flags")), []))
+    except OSError:
+        return None
+
+
 def cpu_flags():
-    """Which of the wide-vector / bf16 ISA flags /proc/cpuinfo lists (Linux), for the reports.
+    """Which of the wide-vector / bf16 ISA flags the CPU has, for the reports.
 
     The machines change between sessions (an AVX-512 + bf16 one on 2026-12-01, an AVX2-only
     one on 2026-12-02, both "AMD EPYC"); matmul rates and bf16 speed-ups differ several-fold.
     """
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
+    flags = cpu_flag_set()
+    if flags is None:
         return "not readable"
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-    return ", ".join(f"{w}: {'yes' if w in flags else 'no'}" for w in wanted)
+    return ", ".join(f"{w}: {'yes' if w in flags else 'no'}" for w in REPORTED_FLAGS)
 
 
 def machine():

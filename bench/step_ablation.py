@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,6 +30,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
+from bench.pretrain_throughput import step_timer  # noqa: E402
 from bench.report import markdown_table, write_section  # noqa: E402
 from glomo_tf.configs import GLoMoConfig  # noqa: E402
 from glomo_tf.models.glomo_pretrainer import DIRECTIONS, GLoMoPretrainer  # noqa: E402
@@ -92,22 +92,18 @@ VARIANTS = {
 def measure(config_name, batch, length, rounds, steps):
     config = GLoMoConfig.named(config_name, sequence_length=length)
     ids = np.random.RandomState(0).randint(0, config.vocabulary_size, (batch, length)).astype("int32")
-    models = {}
+    models, timers = {}, {}
     for name, make in VARIANTS.items():
         model = make(config)
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.2, global_clipnorm=0.25))
-        model.train_on_batch(ids)
-        model.train_on_batch(ids)
+        timers[name] = step_timer(model, ids)
+        timers[name](1)  # a second warm-up step
         models[name] = model
     losses = {name: float(np.asarray(model.test_on_batch(ids))) for name, model in models.items()}
     samples = {name: [] for name in models}
     for _ in range(rounds):
-        for name, model in models.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                loss = model.train_on_batch(ids)
-            float(np.asarray(loss))
-            samples[name].append((time.perf_counter() - start) / steps)
+        for name, run in timers.items():
+            samples[name].append(run(steps))
     base = samples["default (fused)"]
     return {name: (statistics.median(times), statistics.median([t / b for t, b in zip(times, base)]),
                    losses[name]) for name, times in samples.items()}
