@@ -53,6 +53,19 @@ PARTS = (
 )
 
 
+def canonical_op_type(op_type):
+    """The op type without oneDNN's kernel prefix (`_MklNativeFusedMatMul` -> `_FusedMatMul`).
+
+    Which kernels TF picks depends on the CPU (oneDNN on AVX-512 machines renames MatMul to
+    `_MklMatMul`, ...); without the prefix, profiles of different machines compare row by row.
+    """
+    for prefix in ("_MklNative", "_Mkl"):
+        if op_type.startswith(prefix):
+            rest = op_type[len(prefix):]
+            return rest if rest and not rest.startswith("Fused") else "_" + rest
+    return op_type
+
+
 def is_matmul_class(op_type):
     return any(op_type.lstrip("_").startswith(kind) or kind in op_type for kind in MATMUL_CLASS)
 
@@ -65,7 +78,10 @@ def part_of(op_name):
 
 
 def op_times(logdir):
-    """{(op name, op type): seconds} summed over the executor threads of the newest trace."""
+    """{(op name, op type): seconds} summed over the executor threads of the newest trace.
+
+    Op types are `canonical_op_type`s (no oneDNN prefix).
+    """
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     paths = sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True),
@@ -88,7 +104,7 @@ def op_times(logdir):
                 # and Eigen's events wrap them.
                 if ":" in name and "::" not in name:
                     op_name, op_type = name.rsplit(":", 1)
-                    totals[(op_name, op_type)] += event.duration_ps / 1e12
+                    totals[(op_name, canonical_op_type(op_type))] += event.duration_ps / 1e12
     return totals
 
 
