@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import collections
-import os
-import tempfile
 from typing import Iterable, Optional
 
 import keras
 import tensorflow as tf
 
-from glomo_tf.data.word_tokenizer import UNK_TOKEN, GLoMoWordTokenizer, validate_vocabulary
+from glomo_tf.data.vocabulary_file import (  # noqa: F401  (re-exported: the public place)
+    UNK_TOKEN, load_vocabulary, save_vocabulary, validate_vocabulary)
+from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
 
 
 def count_tokens(
@@ -148,60 +148,3 @@ def build_vocabulary(
             "is too high, so the vocabulary would only hold `<unk>`."
         )
     return vocabulary
-
-
-def save_vocabulary(vocabulary: Iterable[str], path: str | os.PathLike) -> None:
-    """Writes one token per line (UTF-8), atomically (temp file, then `os.replace`).
-
-    Raises:
-        ValueError: if the vocabulary breaks the contract (see `validate_vocabulary`)
-            or a token holds a line break or is empty.
-    """
-    vocabulary = validate_vocabulary(vocabulary)
-    for index, token in enumerate(vocabulary):
-        if not token or "\n" in token or "\r" in token:
-            raise ValueError(
-                f"Vocabulary token {token!r} at index {index} cannot be written one per line."
-            )
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temp_path = tempfile.mkstemp(prefix=".vocabulary-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write("".join(f"{token}\n" for token in vocabulary))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
-
-
-def load_vocabulary(path: str | os.PathLike) -> list[str]:
-    """Reads a one-token-per-line vocabulary file and checks it.
-
-    Raises:
-        FileNotFoundError: if `path` does not exist.
-        ValueError: if the file is empty, not UTF-8, does not start with `<unk>`,
-            repeats a token or holds fewer than 2 tokens.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Vocabulary file {path!r} does not exist.")
-    try:
-        with open(path, "r", encoding="utf-8", newline="") as file:
-            text = file.read()
-    except UnicodeDecodeError as error:
-        raise ValueError(f"Vocabulary file {path!r} is not valid UTF-8: {error}.") from None
-    if not text.strip():
-        raise ValueError(f"Vocabulary file {path!r} is empty.")
-    tokens = text.split("\n")
-    if tokens[-1] == "":
-        tokens.pop()
-    tokens = [t[:-1] if t.endswith("\r") else t for t in tokens]
-    try:
-        return validate_vocabulary(tokens)
-    except ValueError as error:
-        raise ValueError(f"Vocabulary file {path!r}: {error}") from None

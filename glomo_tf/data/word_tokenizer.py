@@ -5,89 +5,91 @@ from __future__ import annotations
 import os
 from typing import Iterable, Optional
 
+import functools
+
 import keras
+import keras_hub
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
-from keras_hub.src.utils.tensor_utils import preprocessing_function
 
-import keras_hub
+from glomo_tf.data.vocabulary_file import UNK_TOKEN, load_vocabulary, validate_vocabulary
+from glomo_tf.data.word_splitting import SPLITTING_MODES, split_words_with_offsets
 
-UNK_TOKEN = "<unk>"
 NUMBER_TOKEN = "N"
 VOCAB_FILENAME = "vocabulary.txt"
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 
-# Numbers with inner separators ("3.14", "1,000") stay one token so that digit
-# replacement turns them into one "N", as in the released preprocessing.
-_NUMBER = r"\p{Nd}+(?:[.,]\p{Nd}+)+"
-# Every punctuation or symbol character is a token of its own; `<unk>` (WikiText and
-# PTB write it in the text) is kept whole so it maps to id 0.
-_KEPT = r"<unk>|" + _NUMBER + r"|[\p{P}\p{S}]"
-# Applied inside whitespace-separated pieces (two-stage splitting is ~2x faster than
-# one regex over whole documents); control/format characters are dropped there.
-_DELIMITERS = r"[\p{Cc}\p{Cf}]+|" + _KEPT
 _HAS_DIGIT = r".*\p{Nd}.*"
 # Nothing here branches on tensor values; autograph-converting tf-text's Python
 # wrappers would only cost seconds of tracing in every tf.data map.
 _NO_AUTOGRAPH = tf.autograph.experimental.do_not_convert
-# Splits on Unicode White_Space (ICU), which covers \s and the \p{Z} separators.
-_WHITESPACE_SPLITTER = tf_text.WhitespaceTokenizer()
-# tf-text's WhitespaceTokenizer cuts multi-byte white space (U+0085, U+1680, U+2028,
-# U+2029) after its first byte, leaving invalid UTF-8 at the end of the previous token
-# (seen in IMDB reviews). Non-ASCII white space is therefore turned into " " first.
-_NON_ASCII_WHITESPACE = r"[\x{85}\p{Z}]"
 
 
-def validate_vocabulary(vocabulary: Iterable[str]) -> list[str]:
-    """Checks the GLoMo vocabulary contract and returns it as a list.
+def _tensor_to_python(x):
+    if isinstance(x, tf.RaggedTensor):
+        x = x.to_list()
+    elif isinstance(x, tf.Tensor):
+        x = x.numpy()
+        x = x.tolist() if isinstance(x, np.ndarray) else x
+    else:
+        return x
+    decode = lambda v: (v.decode("utf-8", "replace") if isinstance(v, bytes)  # noqa: E731
+                        else [decode(e) for e in v] if isinstance(v, list) else v)
+    return decode(x)
 
-    Args:
-        vocabulary: tokens, index = id.
 
-    Returns:
-        The vocabulary as a new list.
+def _preprocessing(fn):
+    """keras-hub's preprocessing convention, on its public behaviour.
 
-    Raises:
-        ValueError: if it is not a list of strings, has fewer than 2 entries, does not
-            start with `<unk>`, or repeats a token.
+    Python strings and lists in, and eagerly Python lists out for ragged and string
+    results (dense numbers stay tensors); inside `tf.function` / `tf.data` tensors pass
+    through untouched.
     """
-    if isinstance(vocabulary, (str, bytes)):
-        raise ValueError("A vocabulary must be a list of tokens or a file path.")
-    vocabulary = list(vocabulary)
-    if not all(isinstance(t, str) for t in vocabulary):
-        raise ValueError("Every vocabulary entry must be a Python str.")
-    if len(vocabulary) < 2:
-        raise ValueError(
-            f"A vocabulary needs `{UNK_TOKEN}` and at least one word; got {len(vocabulary)} entries."
-        )
-    if vocabulary[0] != UNK_TOKEN:
-        raise ValueError(
-            f"Index 0 of the vocabulary must be `{UNK_TOKEN}`; got {vocabulary[0]!r}."
-        )
-    seen = set()
-    for index, token in enumerate(vocabulary):
-        if token in seen:
-            raise ValueError(f"Duplicate vocabulary token {token!r} at index {index}.")
-        seen.add(token)
-    return vocabulary
+
+    @functools.wraps(fn)
+    def wrapper(self, inputs, *args, **kwargs):
+        with tf.device("cpu"):
+            if isinstance(inputs, (str, bytes)) or (
+                    isinstance(inputs, (list, tuple)) and tf.executing_eagerly()):
+                try:
+                    inputs = tf.convert_to_tensor(inputs)
+                except (ValueError, TypeError):
+                    inputs = tf.ragged.constant(inputs)
+            elif isinstance(inputs, np.ndarray):
+                inputs = tf.convert_to_tensor(inputs)
+            outputs = fn(self, inputs, *args, **kwargs)
+            if not tf.executing_eagerly():
+                return outputs
+            return tf.nest.map_structure(
+                lambda x: _tensor_to_python(x)
+                if isinstance(x, tf.RaggedTensor) or getattr(x, "dtype", None) == tf.string
+                else x,
+                outputs,
+            )
+
+    return wrapper
 
 
 @keras.saving.register_keras_serializable(package="glomo_tf")
 class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
     """Word-level tokenizer on tensorflow-text ops, `<unk>` = 0 the only special token.
 
-    Normalisation and splitting, in order:
+    Splitting and normalisation, in order:
     1. invalid UTF-8 is replaced by U+FFFD (`tf.strings.unicode_transcode`);
-    2. Unicode normalisation (`normalization_form`, NFKC by default);
-    3. split: whitespace, control and format characters separate tokens and are
-       dropped; every punctuation or symbol character (Unicode `P*`/`S*`, which
-       includes U+FFFD) is a token of its own; the literal `<unk>` and numbers with
-       inner `.`/`,` (`3.14`, `1,000`) are single tokens. So `don't` gives
-       `don ' t` and `state-of-the-art` gives `state - of - the - art`;
-    4. with `lowercase=True`, NFKC case folding of each token
+    2. split into words by the `splitting` rule (`glomo_tf.data.word_splitting`):
+       `"english"` (default) gives PTB / Universal Dependencies words (`don't` → `do
+       n't`, `U.S.` and `1,000` whole, `state-of-the-art` → `state - of - the - art`);
+       `"whitespace"` only splits on white space (already tokenized corpora);
+       `"punctuation"`, the rule of the first modules, makes every punctuation or
+       symbol character a word (`don't` → `don ' t`) and normalises the whole text
+       before splitting. White space, control and format characters are dropped;
+    3. each word: Unicode normalisation (`normalization_form`, NFKC by default);
+    4. with `lowercase=True`, NFKC case folding of each word
        (`tf_text.case_fold_utf8`), except the literal token `N`, which PTB uses for
-       numbers and which digit replacement produces;
-    5. with `replace_digits=True`, any token containing a decimal digit becomes `N`
+       numbers and which digit replacement produces; words that fold to nothing are
+       dropped;
+    5. with `replace_digits=True`, any word containing a decimal digit becomes `N`
        (`1990s`, `3.14` and `a4` all become `N`), as in the released code;
     6. truncation to the first `max_length` tokens, then (if `sequence_length` is
        set) truncation/padding with id 0 to exactly `sequence_length`.
@@ -107,8 +109,10 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         max_length: if set, keep only the first `max_length` tokens of each string.
         lowercase: case-fold every token except `N` (NFKC_Casefold).
         replace_digits: map every token containing a digit to `N`.
-        normalization_form: Unicode normalisation before splitting: one of
+        normalization_form: Unicode normalisation of each word: one of
             `None`, `"NFC"`, `"NFKC"`, `"NFD"`, `"NFKD"`.
+        splitting: `"english"`, `"whitespace"` or `"punctuation"` (see above). A
+            config without this key (saved before it existed) means `"punctuation"`.
         dtype: integer output dtype of `tokenize` (default `"int32"`).
 
     Shapes:
@@ -121,8 +125,8 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
     ```python
     tokenizer = GLoMoWordTokenizer(["<unk>", "the", "cat", "N", "."], lowercase=True)
     tokenizer(["The cat sat in 1999."])   # [[1, 2, 0, 0, 3, 4]]
-    tokenizer.split(["The cat sat in 1999."])
-    # [["the", "cat", "sat", "in", "N", "."]]
+    tokenizer.split(["The cat didn't sit in 1999."])
+    # [["the", "cat", "did", "n't", "sit", "in", "N", "."]]
     ```
     """
 
@@ -134,6 +138,7 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         lowercase: bool = True,
         replace_digits: bool = True,
         normalization_form: Optional[str] = "NFKC",
+        splitting: str = "english",
         dtype="int32",
         **kwargs,
     ):
@@ -150,7 +155,10 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
                 f"`normalization_form` must be one of {NORMALIZATION_FORMS}; "
                 f"got {normalization_form!r}."
             )
+        if splitting not in SPLITTING_MODES:
+            raise ValueError(f"`splitting` must be one of {SPLITTING_MODES}; got {splitting!r}.")
         super().__init__(dtype=dtype, **kwargs)
+        self.splitting = splitting
         self.sequence_length = sequence_length
         self.max_length = max_length
         self.lowercase = lowercase
@@ -170,9 +178,6 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
             self._id_to_token_table = None
             return
         if isinstance(vocabulary, (str, os.PathLike)):
-            # Imported here: vocabulary.py imports this module for its splitter.
-            from glomo_tf.data.vocabulary import load_vocabulary
-
             vocabulary = load_vocabulary(vocabulary)
         self.vocabulary = validate_vocabulary(vocabulary)
         self._token_to_id_map = {t: i for i, t in enumerate(self.vocabulary)}
@@ -235,6 +240,39 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
     # Text processing --------------------------------------------------------------
 
     @_NO_AUTOGRAPH
+    def normalize_tokens(self, tokens):
+        """The per-word normalisation of `split`, on words that are already split.
+
+        NFKC (`normalization_form`), case folding except the literal `N` (`lowercase`),
+        then any word with a digit → `N` (`replace_digits`). A word may normalise to `""`
+        (case folding drops default-ignorable code points); `split` drops such words,
+        this function keeps them so that shapes are unchanged.
+
+        Args:
+            tokens: `tf.string` tensor of any shape, or a ragged one.
+
+        Returns:
+            The normalised words, same shape (and ragged structure).
+        """
+        if isinstance(tokens, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(self.normalize_tokens, tokens)
+        tokens = tf.convert_to_tensor(tokens)
+        if tokens.dtype != tf.string:
+            raise ValueError(f"`normalize_tokens` expects strings; got dtype {tokens.dtype}.")
+        tokens = tf.strings.unicode_transcode(
+            tokens, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        if self.normalization_form is not None:
+            tokens = tf_text.normalize_utf8(tokens, self.normalization_form)
+        if self.lowercase:
+            # Folded per token so that a literal `N` (PTB's number token) survives.
+            tokens = tf.where(
+                tf.equal(tokens, NUMBER_TOKEN), tokens, tf_text.case_fold_utf8(tokens))
+        if self.replace_digits:
+            tokens = tf.where(
+                tf.strings.regex_full_match(tokens, _HAS_DIGIT), NUMBER_TOKEN, tokens)
+        return tokens
+
+    @_NO_AUTOGRAPH
     def _split_tf(self, inputs):
         inputs = tf.convert_to_tensor(inputs) if not isinstance(inputs, tf.RaggedTensor) else inputs
         if inputs.dtype != tf.string:
@@ -245,35 +283,45 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         text = tf.strings.unicode_transcode(
             inputs, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
         )
-        if self.normalization_form is not None:
+        if self.splitting == "punctuation" and self.normalization_form is not None:
+            # The first modules normalised the whole text before splitting; kept so they
+            # tokenize as they did. The other rules normalise each word after splitting,
+            # so that offsets point into the text as given.
             text = tf_text.normalize_utf8(text, self.normalization_form)
-        text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
-        pieces = _WHITESPACE_SPLITTER.tokenize(text)
-        tokens = pieces.with_flat_values(
-            tf_text.regex_split(pieces.flat_values, _DELIMITERS, _KEPT)
-        ).merge_dims(-2, -1)
-        if self.lowercase:
-            # Folded per token so that a literal `N` (PTB's number token) survives.
-            tokens = tf.ragged.map_flat_values(
-                lambda t: tf.where(tf.equal(t, NUMBER_TOKEN), t, tf_text.case_fold_utf8(t)),
-                tokens,
-            )
-            # Case folding drops default-ignorable code points, which can empty a token.
-            tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
-        if self.replace_digits:
-            tokens = tf.ragged.map_flat_values(
-                lambda t: tf.where(tf.strings.regex_full_match(t, _HAS_DIGIT), NUMBER_TOKEN, t),
-                tokens,
-            )
+        tokens, starts, ends = split_words_with_offsets(text, self.splitting)
+        tokens = self.normalize_tokens(tokens)
+        kept = tf.strings.length(tokens) > 0
+        tokens, starts, ends = (tf.ragged.boolean_mask(x, kept) for x in (tokens, starts, ends))
         limit = self.max_length
         if self.sequence_length is not None:
             limit = self.sequence_length if limit is None else min(limit, self.sequence_length)
         if limit is not None:
-            tokens = tokens[:, :limit]
-        return tokens, unbatched
+            tokens, starts, ends = (x[:, :limit] for x in (tokens, starts, ends))
+        return tokens, starts, ends, unbatched
 
     @_NO_AUTOGRAPH
-    @preprocessing_function
+    @_preprocessing
+    def split_with_offsets(self, inputs):
+        """`split`, with each word's byte offsets into its input string.
+
+        With `splitting="english"` or `"whitespace"`, `text[start:end]` is the word
+        before normalisation (offsets index the text after invalid UTF-8 is replaced by
+        U+FFFD, which are the input's bytes when it is valid). With the legacy
+        `"punctuation"` rule they index the NFKC-normalised text.
+
+        Args:
+            inputs: string scalar or `[batch]`.
+
+        Returns:
+            `(words, starts, ends)`: ragged `[batch, None]` (`[n]` for a scalar).
+        """
+        tokens, starts, ends, unbatched = self._split_tf(inputs)
+        if unbatched:
+            return tokens[0], starts[0], ends[0]
+        return tokens, starts, ends
+
+    @_NO_AUTOGRAPH
+    @_preprocessing
     def split(self, inputs):
         """Normalises and splits strings into word tokens (no vocabulary needed).
 
@@ -286,13 +334,13 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         Returns:
             Ragged string tokens `[batch, None]` (a `[n]` tensor for a scalar input).
         """
-        tokens, unbatched = self._split_tf(inputs)
+        tokens, _, _, unbatched = self._split_tf(inputs)
         if unbatched:
             tokens = tokens[0]
         return tokens
 
     @_NO_AUTOGRAPH
-    @preprocessing_function
+    @_preprocessing
     def tokenize(self, inputs):
         """Maps strings to token ids (unknown words → 0).
 
@@ -306,7 +354,7 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
             Python lists; inside `tf.function`/`tf.data` they are `tf.RaggedTensor`s.
         """
         self._check_vocabulary()
-        tokens, unbatched = self._split_tf(inputs)
+        tokens, _, _, unbatched = self._split_tf(inputs)
         ids = tf.ragged.map_flat_values(self._lookup_table.lookup, tokens)
         ids = tf.cast(ids, self.compute_dtype)
         if self.sequence_length is not None:
@@ -316,7 +364,7 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         return ids
 
     @_NO_AUTOGRAPH
-    @preprocessing_function
+    @_preprocessing
     def tokenize_with_padding_mask(self, inputs):
         """Dense ids plus keras-hub's `padding_mask` (True on real tokens).
 
@@ -330,7 +378,7 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
             `{"token_ids": int [batch, S], "padding_mask": bool [batch, S]}`.
         """
         self._check_vocabulary()
-        tokens, _ = self._split_tf(inputs)
+        tokens, _, _, _ = self._split_tf(inputs)
         ids = tf.cast(
             tf.ragged.map_flat_values(self._lookup_table.lookup, tokens), self.compute_dtype
         )
@@ -342,7 +390,7 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
         }
 
     @_NO_AUTOGRAPH
-    @preprocessing_function
+    @_preprocessing
     def detokenize(self, inputs):
         """Joins the tokens of id sequences with single spaces.
 
@@ -396,6 +444,12 @@ class GLoMoWordTokenizer(keras_hub.tokenizers.Tokenizer):
                 "lowercase": self.lowercase,
                 "replace_digits": self.replace_digits,
                 "normalization_form": self.normalization_form,
+                "splitting": self.splitting,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Configs from before `splitting` existed were made with the punctuation rule.
+        return cls(**{"splitting": "punctuation", **config})

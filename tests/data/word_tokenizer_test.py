@@ -47,7 +47,7 @@ def test_layer_contract_and_keras_round_trip(tmp_path):
 
 
 def test_hand_computed_ids():
-    tokenizer = GLoMoWordTokenizer(VOCAB)
+    tokenizer = GLoMoWordTokenizer(VOCAB, splitting="punctuation")
     text = "The CAT sat in 1999, 3.14 a4 don't."
     expected_tokens = ["the", "cat", "sat", "in", "N", ",", "N", "N", "don", "'", "t", "."]
     assert tokenizer.split([text]) == [expected_tokens]
@@ -200,3 +200,54 @@ def test_bad_arguments():
         GLoMoWordTokenizer(VOCAB, dtype="float32")
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         GLoMoWordTokenizer("missing.txt")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("I don't know.", ["i", "do", "n't", "know", "."]),
+    ("It's what we're, they'll, I'd, I'm, you've", ["it", "'s", "what", "we", "'re", ",",
+     "they", "'ll", ",", "i", "'d", ",", "i", "'m", ",", "you", "'ve"]),
+    ("can’t", ["ca", "n’t"]),
+    ("Jennifer M. Anderson of the U.S. e.g., Mr. Smith Inc.",
+     ["jennifer", "m.", "anderson", "of", "the", "u.s.", "e.g.", ",", "mr.", "smith", "inc."]),
+    ("the end.", ["the", "end", "."]),
+    ("a day -- well... wow!! ?! :)", ["a", "day", "--", "well", "...", "wow", "!!", "?!", ":)"]),
+    ("1,000 and 3.5 at 10:30", ["N", "and", "N", "at", "N"]),
+    ("see http://www.example.com/a?b=c. or mail jo.doe@mail.example.org",
+     ["see", "http://www.example.com/a?b=c", ".", "or", "mail", "jo.doe@mail.example.org"]),
+    ("a 15-year term (sic)", ["a", "N", "-", "year", "term", "(", "sic", ")"]),
+    ("resume.doc", ["resume.doc"]),
+])
+def test_english_splitting_follows_ud_conventions(text, words):
+    assert GLoMoWordTokenizer(replace_digits=True).split(text) == words
+
+
+def test_whitespace_splitting_keeps_pretokenized_words():
+    tokenizer = GLoMoWordTokenizer(splitting="whitespace")
+    assert tokenizer.split(["do n't @-@ <unk> U.S.\u2028x"]) == [["do", "n't", "@-@", "<unk>", "u.s.", "x"]]
+
+
+def test_offsets_point_into_the_raw_text():
+    tokenizer = GLoMoWordTokenizer(lowercase=True)
+    text = "Ｉ don't\u00a0see U.S. ﬁne."
+    words, starts, ends = tokenizer.split_with_offsets(text)
+    raw = text.encode("utf-8")
+    pieces = [raw[s:e].decode("utf-8") for s, e in zip(starts.numpy(), ends.numpy())]
+    assert pieces == ["Ｉ", "do", "n't", "see", "U.S.", "ﬁne", "."]
+    assert words == ["i", "do", "n't", "see", "u.s.", "fine", "."]
+
+
+def test_config_without_splitting_means_the_legacy_rule():
+    config = GLoMoWordTokenizer(VOCAB).get_config()
+    assert config["splitting"] == "english"
+    del config["splitting"]
+    legacy = GLoMoWordTokenizer.from_config({**config, "vocabulary": VOCAB})
+    assert legacy.splitting == "punctuation"
+    assert legacy.split("don't") == ["don", "'", "t"]
+    with pytest.raises(ValueError, match="splitting"):
+        GLoMoWordTokenizer(splitting="spaces")
+
+
+def test_normalize_tokens_keeps_shape():
+    tokenizer = GLoMoWordTokenizer()
+    out = tokenizer.normalize_tokens(tf.constant([["The", "1990s"], ["N", ""]]))
+    assert out.numpy().tolist() == [[b"the", b"N"], [b"N", b""]]
