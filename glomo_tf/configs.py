@@ -12,6 +12,8 @@ import os
 SPARSE_MODES = (0, 1, 2, 3, 4)
 OPTIMIZERS = ("sgd", "adam")
 ON_NAN = ("stop", "skip")
+WINDOWS = ("stream", "documents")
+SPLITTING = ("english", "whitespace", "punctuation")  # glomo_tf.data.word_splitting
 # bf16 needs no loss scaling (float16 would); graphs and the softmax stay float32 either way.
 PRECISIONS = ("float32", "mixed_bfloat16")
 
@@ -166,8 +168,18 @@ class PretrainConfig:
         min_lr_fraction: stop once lr < this fraction of the initial lr.
         checkpoint_every: steps between checkpoints.
         keep_checkpoints: how many recent checkpoints to keep.
-        window_stride: tokens between window starts (None = sequence_length, no overlap).
+        windows: `"stream"`: documents concatenated into one stream, windows of exactly
+            `sequence_length` tokens every `window_stride` (None = T, no overlap);
+            `"documents"`: the released recipe for real corpora, windows inside each
+            document (a document shorter than T gives none), every `window_stride`
+            (None = T // 2) tokens, each batch cut to int(T * 1.4^u), u uniform in
+            [-2, 0] (`glomo_tf.data.pretraining_dataset.make_document_windows_dataset`).
+        window_stride: tokens between window starts.
+        window_stride_jitter: each stride is drawn from stride ± this (released: 10).
         lowercase, replace_digits: tokenizer settings.
+        splitting: the tokenizer's word rule: `"english"` (raw text), `"whitespace"`
+            (already tokenized corpora such as WikiText or PTB) or `"punctuation"` (the
+            first modules' rule; what a config file without this key means).
         seed: seeds data order, position sampling and initialisation.
         log_every: steps between TensorBoard scalars.
         image_every: steps between graph heatmap images (0 = never).
@@ -193,8 +205,11 @@ class PretrainConfig:
     min_lr_fraction: float = 0.01
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
+    windows: str = "stream"
     window_stride: int | None = None
+    window_stride_jitter: int = 0
     lowercase: bool = False
+    splitting: str = "english"
     replace_digits: bool = True
     seed: int = 0
     log_every: int = 50
@@ -215,6 +230,16 @@ class PretrainConfig:
             raise ValueError(f"`on_nan` must be one of {ON_NAN}, got {self.on_nan!r}.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {PRECISIONS}, got {self.precision!r}.")
+        if self.windows not in WINDOWS:
+            raise ValueError(f"`windows` must be one of {WINDOWS}, got {self.windows!r}.")
+        if self.splitting not in SPLITTING:
+            raise ValueError(f"`splitting` must be one of {SPLITTING}, got {self.splitting!r}.")
+        if (not isinstance(self.window_stride_jitter, int) or self.window_stride_jitter < 0
+                or (self.window_stride is not None
+                    and self.window_stride_jitter >= self.window_stride)):
+            raise ValueError(
+                f"`window_stride_jitter` must be an int >= 0 and below `window_stride`, got "
+                f"{self.window_stride_jitter!r}.")
         _check_positive_number("learning_rate", self.learning_rate)
 
     @classmethod
@@ -241,7 +266,8 @@ class PretrainConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"Unknown PretrainConfig fields: {unknown}.")
-        return cls(**values)
+        # Written before `splitting` existed: those runs split on punctuation.
+        return cls(**{"splitting": "punctuation", **values})
 
 
 def save_configs(path, model_config, train_config=None):

@@ -313,3 +313,107 @@ def make_validation_dataset(
         drop_remainder=drop_remainder,
         documents_per_call=documents_per_call,
     )
+
+
+# The released recipe's window lengths: int(T * 1.4**u), u uniform in [-2, 0].
+_RELEASED_LENGTH_BASE = 1.4
+_RELEASED_LENGTH_EXPONENT = -2.0
+
+
+def released_window_lengths(max_length):
+    """The shortest and longest window of the released recipe for `max_length` = T."""
+    return int(max_length * _RELEASED_LENGTH_BASE ** _RELEASED_LENGTH_EXPONENT), int(max_length)
+
+
+def released_mean_length(max_length):
+    """E[int(T · 1.4^u)], u uniform in [-2, 0]: the mean window of the released recipe
+    (145.1 for T = 200), for counting tokens per step."""
+    u = np.linspace(_RELEASED_LENGTH_EXPONENT, 0.0, 200_001)
+    return float(np.mean(np.floor(max_length * _RELEASED_LENGTH_BASE ** u)))
+
+
+def _document_windows(ids, max_length, stride, stride_jitter, seed, index):
+    length = tf.cast(tf.shape(ids)[0], tf.int64)
+    starts = _window_starts(length, stride, stride_jitter, seed, index)
+    starts = starts[starts + max_length <= length]
+    return tf.gather(ids, starts[:, None] + tf.range(max_length, dtype=tf.int64)[None, :])
+
+
+def make_document_windows_dataset(
+    source: DocumentSource,
+    tokenizer: GLoMoWordTokenizer,
+    max_length: int,
+    batch_size: int,
+    *,
+    stride: Optional[int] = None,
+    stride_jitter: int = 0,
+    variable_length: bool = True,
+    shuffle_buffer: int = 10_000,
+    seed: int = 0,
+    repeat: bool = True,
+    drop_remainder: bool = True,
+    documents_per_call: int = 64,
+) -> tf.data.Dataset:
+    """The released pretraining windows: inside documents, batch lengths int(T·1.4^u).
+
+    Each document is tokenized on its own and cut into windows of `max_length` (= T)
+    tokens that start every `stride ± stride_jitter` tokens (released: T 200, stride
+    100 ± 10), so no window crosses a document; a document shorter than T gives none.
+    With `variable_length`, each batch is then cut to its first `int(T · 1.4^u)` tokens,
+    u uniform in [-2, 0] and drawn per batch (102–200 for T = 200), as released: all
+    windows of a batch share a length, so there is still no padding.
+
+    Deterministic for a seed (stateless draws keyed by document and batch index), so a
+    resumed run can `skip(step)` as with `make_pretraining_dataset`.
+
+    Args:
+        source: documents (see `make_pretraining_dataset`; not token ids: windows are
+            cut per document).
+        tokenizer: a `GLoMoWordTokenizer` with vocabulary.
+        max_length: T, the longest window.
+        batch_size: windows per batch.
+        stride, stride_jitter: window starts (default stride T // 2, jitter 0).
+        variable_length: cut each batch to a random length (False: every batch is T).
+        shuffle_buffer, seed, repeat, drop_remainder, documents_per_call: as in
+            `make_pretraining_dataset`.
+
+    Returns:
+        `tf.data.Dataset` of int32 `[batch_size, length]`, length ≤ T (`None` statically).
+
+    Example:
+    ```python
+    train = make_document_windows_dataset(CorpusReader("wiki/"), tokenizer, 200, 32,
+                                          stride=100, stride_jitter=10)
+    ```
+    """
+    if _is_token_ids(source):
+        raise ValueError("Document windows need documents, not a stream of token ids.")
+    stride = _check_window_arguments(
+        max_length, batch_size, max_length // 2 if stride is None else stride, stride_jitter)
+    tokenizer.vocabulary_size()
+    documents = _document_dataset(source, repeat)
+    max_length, stride_jitter, seed = int(max_length), int(stride_jitter), int(seed)
+
+    def tokenize(texts):
+        return tf.cast(tokenizer.tokenize(texts), tf.int32)
+
+    per_document = documents.batch(documents_per_call).map(
+        tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+    windows = per_document.enumerate().flat_map(
+        lambda index, ids: tf.data.Dataset.from_tensor_slices(
+            _document_windows(ids, max_length, stride, stride_jitter, seed, index)))
+    if shuffle_buffer and shuffle_buffer > 1:
+        windows = windows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = windows.batch(batch_size, drop_remainder=drop_remainder)
+    if variable_length:
+        def crop(index, batch):
+            u = tf.random.stateless_uniform(
+                [], seed=tf.stack([tf.constant(seed + 1, tf.int64), index]),
+                minval=_RELEASED_LENGTH_EXPONENT, maxval=0.0)
+            length = tf.cast(float(max_length) * tf.pow(_RELEASED_LENGTH_BASE, u), tf.int32)
+            return batch[:, :tf.clip_by_value(length, 2, max_length)]
+
+        dataset = dataset.enumerate().map(crop)
+    options = tf.data.Options()
+    options.deterministic = True
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)

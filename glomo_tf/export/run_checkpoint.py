@@ -48,13 +48,46 @@ def latest_checkpoint(run_dir):
     return CheckpointManager(os.path.join(run_dir, CHECKPOINT_DIR)).latest_path()
 
 
+def resolve_checkpoint(run_dir, checkpoint=None):
+    """The checkpoint path meant by `checkpoint`: None or `"latest"` (the newest),
+    `"best"` (the lowest recorded validation loss), a step number (`"4000"`), or a path.
+
+    Returns None when the run has no checkpoint of that kind.
+
+    Raises:
+        FileNotFoundError: a step that has no checkpoint (the kept steps are named).
+    """
+    from glomo_tf.training.checkpoints import CheckpointManager
+
+    manager = CheckpointManager(os.path.join(os.fspath(run_dir), CHECKPOINT_DIR))
+    if checkpoint is None or checkpoint == "latest":
+        return manager.latest_path()
+    if checkpoint == "best":
+        best = manager.best_path()
+        if best is None and manager.checkpoints():
+            raise FileNotFoundError(
+                f"No checkpoint in {manager.directory} records a validation loss, so none is "
+                "'best'; use --checkpoint latest or a step.")
+        return best
+    text = os.fspath(checkpoint)
+    if text.isdigit():
+        path = os.path.join(manager.directory, f"ckpt-{int(text):08d}")
+        if not os.path.isdir(path):
+            kept = ", ".join(str(s) for s, _ in manager.checkpoints()) or "none"
+            raise FileNotFoundError(f"No checkpoint of step {int(text)} in {manager.directory} "
+                                    f"(kept steps: {kept}).")
+        return path
+    return text
+
+
 def load_run(run_dir, checkpoint=None):
     """`(model, tokenizer, checkpoint_path)` of a pretraining run.
 
     Args:
         run_dir: the run's `out_dir` (holding `config.json` and `vocab.txt`).
-        checkpoint: optional: a `ckpt-N` directory, a `.weights.h5` file or a `.keras`
-            model; default the newest checkpoint under `run_dir/checkpoints`.
+        checkpoint: optional: `"latest"` (default), `"best"` (lowest validation loss),
+            a step, a `ckpt-N` directory, a `.weights.h5` file or a `.keras` model
+            (see `resolve_checkpoint`).
 
     Raises:
         FileNotFoundError: the run directory, its config, vocabulary or checkpoint is
@@ -78,16 +111,16 @@ def load_run(run_dir, checkpoint=None):
     settings = {}
     if train_config is not None:
         settings = dict(lowercase=train_config.lowercase,
-                        replace_digits=train_config.replace_digits)
+                        replace_digits=train_config.replace_digits,
+                        splitting=train_config.splitting)
     tokenizer = GLoMoWordTokenizer(vocabulary, **settings)
 
+    checkpoint = resolve_checkpoint(run_dir, checkpoint)
     if checkpoint is None:
-        checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is None:
-            raise FileNotFoundError(
-                f"No checkpoint in {os.path.join(run_dir, CHECKPOINT_DIR)} (expected ckpt-N "
-                "directories written by the pretraining run)."
-            )
+        raise FileNotFoundError(
+            f"No checkpoint in {os.path.join(run_dir, CHECKPOINT_DIR)} (expected ckpt-N "
+            "directories written by the pretraining run)."
+        )
     checkpoint = os.fspath(checkpoint)
     if not os.path.exists(checkpoint):
         raise FileNotFoundError(f"Checkpoint not found: {checkpoint}")

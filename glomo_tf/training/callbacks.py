@@ -160,7 +160,12 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
             return None
         if not all(np.all(np.isfinite(keras.ops.convert_to_numpy(v))) for v in self.model.trainable_variables):
             return None
-        path = self.manager.save(self.model, step, self.extra_state_fn())
+        extra_state = dict(self.extra_state_fn())
+        val_loss = (logs or {}).get("val_loss")
+        if val_loss is not None and math.isfinite(float(val_loss)):
+            # Lets the manager keep, and `glomo export --checkpoint best` find, the best one.
+            extra_state["val_loss"] = float(val_loss)
+        path = self.manager.save(self.model, step, extra_state)
         self.last_saved_step = step
         return path
 
@@ -247,3 +252,55 @@ class PretrainingSummaries(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class LiveRowsMonitor(keras.callbacks.Callback):
+    """Adds the live-row fraction of the graphs to the logs at every validation.
+
+    On fixed validation windows, in inference mode (BatchNorm running statistics, as the
+    exported module runs), after each epoch whose logs hold `val_loss`:
+    `logs["val_live_rows"]` (overall, so the validation line and TensorBoard show it)
+    and, in `log_dir`, one TensorBoard scalar per direction, layer and head
+    (`live_rows/forward/layer_1/head_0`, ...). See `glomo_tf.layers.live_rows`.
+
+    Args:
+        windows: int ids `[B, T]` (no padding, like pretraining windows).
+        log_dir: where the per-head scalars go (None: only the overall log entry).
+
+    Attributes:
+        history: `[(global step, [2, L, K] numpy fractions)]`.
+    """
+
+    def __init__(self, windows, log_dir=None):
+        super().__init__()
+        self.windows = windows
+        self.log_dir = log_dir
+        self.history = []
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or "val_loss" not in logs:
+            return
+        from glomo_tf.layers.live_rows import live_row_fractions
+
+        fractions = keras.ops.convert_to_numpy(
+            live_row_fractions(self.model.predict_graphs(self.windows, training=False)))
+        step = global_step(self.model)
+        self.history.append((step, fractions))
+        logs["val_live_rows"] = float(fractions.mean())
+        if self.log_dir is None:
+            return
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default(step=step):
+            for d, direction in enumerate(("forward", "backward")):
+                for layer in range(fractions.shape[1]):
+                    for head in range(fractions.shape[2]):
+                        tf.summary.scalar(f"live_rows/{direction}/layer_{layer + 1}/head_{head}",
+                                          fractions[d, layer, head])
+            tf.summary.scalar("live_rows/all", fractions.mean())
+        self._writer.flush()
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.close()

@@ -310,10 +310,35 @@ class CheckpointManager:
             os.fsync(f.fileno())
         os.replace(temp, pointer)
 
+    def validation_losses(self):
+        """`{step: val_loss}` of the checkpoints whose state records one (saved right after
+        a validation)."""
+        losses = {}
+        for step, path in self.checkpoints():
+            try:
+                with open(os.path.join(path, STATE)) as f:
+                    value = json.load(f).get("extra_state", {}).get("val_loss")
+            except (OSError, json.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(value, (int, float)):
+                losses[step] = float(value)
+        return losses
+
+    def best_path(self):
+        """The checkpoint with the lowest recorded validation loss, or None if none has one."""
+        losses = self.validation_losses()
+        if not losses:
+            return None
+        step = min(losses, key=lambda s: (losses[s], -s))
+        return os.path.join(self.directory, f"ckpt-{step:08d}")
+
     def _prune(self, keep_path):
         listed = self.checkpoints()
+        # The best-on-validation checkpoint is kept besides the newest `keep`: it is the one
+        # to export, and the newest ones may be worse.
+        best = self.best_path()
         for _, path in listed[: max(0, len(listed) - self.keep)]:
-            if path != keep_path:
+            if path not in (keep_path, best):
                 shutil.rmtree(path, ignore_errors=True)
 
     # Restoring -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from glomo_tf.configs import PRECISIONS, GLoMoConfig, PretrainConfig, load_configs
+from glomo_tf.configs import PRECISIONS, SPLITTING, WINDOWS, GLoMoConfig, PretrainConfig, load_configs
 from glomo_tf.training.strategy import STRATEGIES
 from glomo_tf.training.synthetic_corpus import SYNTHETIC
 
@@ -28,6 +28,10 @@ _TRAIN_OVERRIDES = {
     "image_every": "image_every",
     "on_nan": "on_nan",
     "precision": "precision",
+    "windows": "windows",
+    "window_stride": "window_stride",
+    "window_stride_jitter": "window_stride_jitter",
+    "splitting": "splitting",
 }
 
 
@@ -75,8 +79,8 @@ def add_parser(subparsers):
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--corpus", required=True, metavar="PATH|synthetic",
-                        help="text corpus: a file (.txt, .xz, .gz, .bz2), a directory or a tar archive "
+    parser.add_argument("--corpus", required=True, metavar="PATH|synthetic", nargs="+",
+                        help="text corpus (several: their documents are interleaved): a file (.txt, .xz, .gz, .bz2), a directory or a tar archive "
                              "(plain lines, WikiText, PTB, WikiExtractor or IMDB layout, detected), or "
                              "'synthetic' for the planted-dependency language")
     parser.add_argument("--config", default="tiny", metavar="tiny|small|paper|FILE.json",
@@ -119,6 +123,9 @@ def add_parser(subparsers):
     parser.add_argument("--max-vocab", type=int, default=None,
                         help="words kept in the vocabulary besides <unk> (default: the config's "
                              "vocabulary_size - 1)")
+    parser.add_argument("--vocab-documents", type=_positive_int, default=None, metavar="N",
+                        help="build the vocabulary from the first N training documents only "
+                             "(default: all)")
     parser.add_argument("--validation-corpus", default=None, metavar="PATH",
                         help="held-out corpus for validation (default: the last 2%% of --corpus)")
     parser.add_argument("--format", default="auto", dest="corpus_format",
@@ -131,6 +138,17 @@ def add_parser(subparsers):
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="compute dtype policy (default float32); mixed_bfloat16 is faster "
                              "only where the hardware has bf16 matmuls")
+    parser.add_argument("--windows", choices=WINDOWS, default=None,
+                        help="stream: fixed windows over the concatenated documents; documents: "
+                             "the released recipe, windows inside documents with batch lengths "
+                             "int(T*1.4^u), u in [-2, 0] [default: the config's]")
+    parser.add_argument("--window-stride", type=_positive_int, default=None,
+                        help="tokens between window starts (released: 100 with T 200)")
+    parser.add_argument("--window-stride-jitter", type=_non_negative_int, default=None,
+                        help="each stride drawn from stride +- this (released: 10)")
+    parser.add_argument("--splitting", choices=SPLITTING, default=None,
+                        help="word rule: english (raw text, PTB/UD words), whitespace (already "
+                             "tokenized corpora: WikiText, PTB) [default: english]")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run, command="pretrain")
     return parser
@@ -163,7 +181,8 @@ def _check_inputs(args):
     from glomo_tf.data.text_readers import CorpusReader
     from glomo_tf.training.checkpoints import CheckpointManager
 
-    for flag, path in (("--corpus", args.corpus), ("--validation-corpus", args.validation_corpus)):
+    for flag, path in [("--corpus", c) for c in args.corpus] + [
+            ("--validation-corpus", args.validation_corpus)]:
         if path is None or (flag == "--corpus" and path == SYNTHETIC):
             continue
         if not os.path.exists(path):
@@ -193,9 +212,10 @@ def run(args):
 
     strategy = make_strategy(args.strategy, tpu=args.tpu)
     result = pretrain(
-        args.corpus, args.out, model_config, train_config,
+        args.corpus if len(args.corpus) > 1 else args.corpus[0], args.out, model_config, train_config,
         resume=args.resume, strategy=strategy, validation_corpus=args.validation_corpus,
         progress=not args.quiet, max_vocab=args.max_vocab, corpus_format=args.corpus_format,
+        vocabulary_documents=args.vocab_documents,
     )
     val = result.history.get("val_loss")
     summary = [f"step {result.final_step}", f"stopped: {result.stopped}"]

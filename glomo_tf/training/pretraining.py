@@ -43,6 +43,7 @@ import dataclasses
 import hashlib
 import itertools
 import math
+import random
 import os
 import warnings
 
@@ -50,12 +51,14 @@ import keras
 import tensorflow as tf
 
 from glomo_tf.configs import GLoMoConfig, PretrainConfig, save_configs
-from glomo_tf.data.pretraining_dataset import make_pretraining_dataset
+from glomo_tf.data.pretraining_dataset import (
+    make_document_windows_dataset, make_pretraining_dataset, released_mean_length)
 from glomo_tf.data.text_readers import CorpusReader
 from glomo_tf.data.vocabulary import build_vocabulary, load_vocabulary, save_vocabulary
 from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
 from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
 from glomo_tf.training.callbacks import (
+    LiveRowsMonitor,
     PeriodicCheckpoint,
     PlateauLRHalving,
     PretrainingSummaries,
@@ -138,6 +141,27 @@ class _DocumentSlice:
         return itertools.islice(iter(self.reader), self.start, self.stop)
 
 
+class _InterleavedCorpora:
+    """Documents of several corpora, interleaved one by one in a seeded random order.
+
+    A run that sees a fraction of an epoch still sees every corpus; a corpus that runs
+    out leaves the others to continue. Re-iterable, the same order every time.
+    """
+
+    def __init__(self, readers, seed=0):
+        self.readers, self.seed = list(readers), seed
+
+    def __iter__(self):
+        rng = random.Random(self.seed)
+        iterators = [iter(r) for r in self.readers]
+        while iterators:
+            index = rng.randrange(len(iterators))
+            try:
+                yield next(iterators[index])
+            except StopIteration:
+                iterators.pop(index)
+
+
 def _coerce_configs(model_config, train_config):
     if isinstance(model_config, dict):
         model_config = GLoMoConfig.from_dict(model_config)
@@ -154,7 +178,10 @@ def _coerce_configs(model_config, train_config):
 
 def _split_corpus(corpus, validation_corpus, corpus_format):
     """(training documents, validation documents) as re-iterable sources."""
-    reader = CorpusReader(corpus, format=corpus_format)
+    if isinstance(corpus, (list, tuple)):
+        reader = _InterleavedCorpora([CorpusReader(c, format=corpus_format) for c in corpus])
+    else:
+        reader = CorpusReader(corpus, format=corpus_format)
     if validation_corpus is not None:
         return reader, CorpusReader(validation_corpus, format=corpus_format)
     # One counting pass: cheap next to training on the corpus, and it lets the held-out
@@ -169,6 +196,40 @@ def _split_corpus(corpus, validation_corpus, corpus_format):
         return reader, reader
     held_out = min(count - 1, max(1, math.ceil(count * VALIDATION_FRACTION)))
     return _DocumentSlice(reader, 0, count - held_out), _DocumentSlice(reader, count - held_out, None)
+
+
+def _make_datasets(train_documents, validation_documents, tokenizer, length, tc):
+    """(training batches, validation batches, one validation window for the images)."""
+    if tc.windows == "documents":
+        # The released recipe: windows inside documents, batch lengths int(T * 1.4^u).
+        stride = tc.window_stride or length // 2
+        train_data = make_document_windows_dataset(
+            train_documents, tokenizer, length, tc.batch_size, stride=stride,
+            stride_jitter=tc.window_stride_jitter, shuffle_buffer=_SHUFFLE_BUFFER, seed=tc.seed)
+        validation_windows = make_document_windows_dataset(
+            validation_documents, tokenizer, length, tc.batch_size, stride=length,
+            variable_length=False, shuffle_buffer=0, seed=0, repeat=False,
+            drop_remainder=False)
+    else:
+        train_data = make_pretraining_dataset(
+            train_documents, tokenizer, length, tc.batch_size,
+            stride=tc.window_stride or length, stride_jitter=tc.window_stride_jitter,
+            shuffle_buffer=_SHUFFLE_BUFFER, seed=tc.seed)
+        validation_windows = make_pretraining_dataset(
+            validation_documents, tokenizer, length, tc.batch_size,
+            stride=length, shuffle_buffer=0, seed=0)
+    first = next(iter(validation_windows.take(1)), None)
+    if first is None:
+        raise ValueError(
+            f"The validation text yields no window of "
+            f"{length} tokens" + (" inside its documents" if tc.windows == "documents" else "")
+            + ": give a longer validation corpus, a smaller batch or shorter windows.")
+    # The same windows at every validation: cut to `validation_steps` batches and cached.
+    # Keras keeps the validation iterator across validations when `validation_steps` is
+    # set, hence the `.repeat()`.
+    validation_data = validation_windows.take(tc.validation_steps).cache().repeat()
+    return (_distribution_options(train_data), _distribution_options(validation_data),
+            first[:1], first)
 
 
 def vocabulary_fingerprint(vocabulary):
@@ -233,12 +294,14 @@ def pretrain(
     progress=True,
     max_vocab=None,
     corpus_format="auto",
+    vocabulary_documents=None,
 ):
     """Pretrains GLoMo on a corpus, with checkpoints, TensorBoard logs and resume.
 
     Args:
         corpus: path of a text corpus (file, directory or archive; see
-            `glomo_tf.data.text_readers`), or `"synthetic"` for the planted-dependency
+            `glomo_tf.data.text_readers`), a list of them (their documents are
+            interleaved in a seeded random order), or `"synthetic"` for the planted-dependency
             language of `glomo_tf.data.synthetic` (written to `out_dir/synthetic/`).
         out_dir: run directory (see the module docstring for its layout).
         model_config: `GLoMoConfig` (or dict). Its `vocabulary_size` is replaced by the
@@ -253,6 +316,9 @@ def pretrain(
         max_vocab: words kept in the vocabulary (besides `<unk>`); default
             `model_config.vocabulary_size - 1`.
         corpus_format: reader format (`"auto"`, `"lines"`, `"wikitext"`, ...).
+        vocabulary_documents: count the vocabulary on the first this many training
+            documents only (default: all); a counting pass over a large corpus takes
+            longer than the first thousands of steps.
 
     Returns:
         A `PretrainResult`.
@@ -276,8 +342,13 @@ def pretrain(
     out_dir = os.fspath(out_dir)
     if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < MIN_VOCABULARY_WORDS):
         raise ValueError(f"Vocabulary too small: max_vocab must be >= {MIN_VOCABULARY_WORDS} words, got {max_vocab!r}.")
-    if corpus != SYNTHETIC and not os.path.exists(os.fspath(corpus)):
-        raise FileNotFoundError(f"Corpus not found: {corpus}")
+    if isinstance(corpus, (list, tuple)) and len(corpus) == 1:
+        corpus = corpus[0]
+    for path in corpus if isinstance(corpus, (list, tuple)) else [corpus]:
+        if path == SYNTHETIC and isinstance(corpus, (list, tuple)):
+            raise ValueError("The synthetic corpus cannot be mixed with other corpora.")
+        if path != SYNTHETIC and not os.path.exists(os.fspath(path)):
+            raise FileNotFoundError(f"Corpus not found: {path}")
     if validation_corpus is not None and not os.path.exists(os.fspath(validation_corpus)):
         raise FileNotFoundError(f"Validation corpus not found: {validation_corpus}")
     checkpoint_dir = os.path.join(out_dir, CHECKPOINT_DIR)
@@ -301,10 +372,12 @@ def pretrain(
         vocabulary = load_vocabulary(vocabulary_path)
     else:
         vocabulary = build_vocabulary(
-            train_documents,
+            train_documents if vocabulary_documents is None
+            else itertools.islice(iter(train_documents), vocabulary_documents),
             max_size=max_vocab if max_vocab is not None else model_config.vocabulary_size - 1,
             lowercase=tc.lowercase,
             replace_digits=tc.replace_digits,
+            splitting=tc.splitting,
             progress=progress,
         )
     if len(vocabulary) - 1 < MIN_VOCABULARY_WORDS:
@@ -337,23 +410,12 @@ def pretrain(
     if tc.batch_size % replicas:
         raise ValueError(f"Global batch size {tc.batch_size} is not divisible by the {replicas} replicas.")
 
-    tokenizer = GLoMoWordTokenizer(vocabulary, lowercase=tc.lowercase, replace_digits=tc.replace_digits)
-    length = model_config.sequence_length
-    train_data = _distribution_options(make_pretraining_dataset(
-        train_documents, tokenizer, length, tc.batch_size,
-        stride=tc.window_stride or length, shuffle_buffer=_SHUFFLE_BUFFER, seed=tc.seed,
-    ))
-    # A repeated, unshuffled stream cut to `validation_steps` batches and cached: the same
-    # windows at every validation, and a short validation text still yields full batches.
-    # Keras keeps the validation iterator across validations when `validation_steps` is
-    # set, hence the `.repeat()`.
-    validation_windows = make_pretraining_dataset(
-        validation_documents, tokenizer, length, tc.batch_size,
-        stride=length, shuffle_buffer=0, seed=0,
-    )
-    validation_data = _distribution_options(validation_windows.take(tc.validation_steps).cache().repeat())
-    image_window = next(iter(validation_windows.take(1)))[:1]
+    tokenizer = GLoMoWordTokenizer(vocabulary, lowercase=tc.lowercase,
+                                   replace_digits=tc.replace_digits, splitting=tc.splitting)
+    train_data, validation_data, image_window, live_rows_windows = _make_datasets(
+        train_documents, validation_documents, tokenizer, model_config.sequence_length, tc)
     image_tokens = [tokenizer.id_to_token(i) for i in image_window[0].numpy()]
+    length = model_config.sequence_length
 
     with strategy.scope():
         model = GLoMoPretrainer(model_config, seed=tc.seed, dtype=tc.precision)
@@ -390,7 +452,8 @@ def pretrain(
     stopper = StopBelowLearningRate(tc.min_lr_fraction * tc.learning_rate)
     recorder = StepLossRecorder(loss_log)
     summaries = PretrainingSummaries(
-        os.path.join(log_dir, "steps"), tc.log_every, tc.batch_size * length,
+        os.path.join(log_dir, "steps"), tc.log_every,
+        tc.batch_size * (released_mean_length(length) if tc.windows == "documents" else length),
         image_every=tc.image_every, window=image_window, tokens=image_tokens,
     )
     checkpointer = PeriodicCheckpoint(
@@ -401,7 +464,9 @@ def pretrain(
     tensorboard = keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)
     # Order matters at an epoch's end: the lr schedule updates before the checkpoint
     # stores its state, and the loss log (recorder) is synced before the checkpoint.
-    callbacks = [nan_guard, plateau, stopper, recorder, summaries, tensorboard, checkpointer]
+    live_rows = LiveRowsMonitor(live_rows_windows, os.path.join(log_dir, "live_rows"))
+    callbacks = [nan_guard, plateau, stopper, recorder, summaries, live_rows, tensorboard,
+                 checkpointer]
     if tc.on_nan == "skip" and not resume:
         # "skip" rewinds to the newest checkpoint: make sure there is one.
         checkpointer.set_model(model)
@@ -473,6 +538,7 @@ def pretrain(
             step = new_step
     finally:
         summaries.close()
+        live_rows.close()
         loss_log.close()
 
     final_step = global_step(model)

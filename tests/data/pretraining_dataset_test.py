@@ -141,3 +141,38 @@ def test_window_cutter_carries_a_skip_past_the_buffer():
     )
     windows = windows_of(pd._windows(chunks, 2, 5, 0, 0).batch(10))
     np.testing.assert_array_equal(windows, [[0, 1], [5, 6], [10, 11]])
+
+
+def _numbered_documents(lengths):
+    vocabulary = ["<unk>"] + [f"w{i}" for i in range(max(lengths))]
+    documents = [" ".join(f"w{i}" for i in range(n)) for n in lengths]
+    return documents, GLoMoWordTokenizer(vocabulary, replace_digits=False, splitting="whitespace")
+
+
+def test_document_windows_stay_inside_documents_with_released_lengths():
+    documents, tokenizer = _numbered_documents([5, 60, 41])
+    dataset = pd.make_document_windows_dataset(
+        documents, tokenizer, 20, 2, stride=10, stride_jitter=2, shuffle_buffer=0, seed=3)
+    shortest, longest = pd.released_window_lengths(20)
+    assert (shortest, longest) == (10, 20)
+    lengths = set()
+    for batch in dataset.take(30):
+        batch = batch.numpy()
+        lengths.add(batch.shape[1])
+        assert shortest <= batch.shape[1] <= longest
+        for window in batch:
+            # Ids w0.. map to 1..: a window is consecutive words of one document.
+            assert np.all(np.diff(window) == 1)
+    assert len(lengths) > 3  # Lengths vary per batch.
+
+
+def test_document_windows_are_deterministic_and_fixed_without_variable_length():
+    documents, tokenizer = _numbered_documents([30, 30, 30])
+    make = lambda: pd.make_document_windows_dataset(  # noqa: E731
+        documents, tokenizer, 10, 3, stride=5, variable_length=False, seed=1, repeat=False)
+    first = [b.numpy() for b in make()]
+    assert [b.shape for b in first] == [(3, 10)] * len(first) and len(first) == 5
+    for a, b in zip(first, make()):
+        np.testing.assert_array_equal(a, b.numpy())
+    with pytest.raises(ValueError, match="documents"):
+        pd.make_document_windows_dataset(np.arange(100), tokenizer, 10, 2)

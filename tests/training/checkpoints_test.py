@@ -106,3 +106,20 @@ def test_empty_directory_and_bad_keep(tmp_path):
     (tmp_path / "ckpt-00000005" / "state.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointCorruptError):
         CheckpointManager(tmp_path).read_state(str(tmp_path / "ckpt-00000005"))
+
+
+def test_best_on_validation_is_kept_and_found(tmp_path):
+    from glomo_tf.export.run_checkpoint import resolve_checkpoint
+
+    model = _trained_model(1)
+    manager = CheckpointManager(tmp_path / "checkpoints", keep=2, fingerprint=FINGERPRINT)
+    for step, val_loss in ((1, 5.0), (2, 3.0), (3, 4.0), (4, 4.5), (5, None)):
+        manager.save(model, step, {} if val_loss is None else {"val_loss": val_loss})
+    # The last 2 and the best (step 2) survive pruning.
+    assert [s for s, _ in manager.checkpoints()] == [2, 4, 5]
+    assert manager.best_path().endswith("ckpt-00000002")
+    assert resolve_checkpoint(tmp_path, "best").endswith("ckpt-00000002")
+    assert resolve_checkpoint(tmp_path, "latest").endswith("ckpt-00000005")
+    assert resolve_checkpoint(tmp_path, "4").endswith("ckpt-00000004")
+    with pytest.raises(FileNotFoundError, match="kept steps: 2, 4, 5"):
+        resolve_checkpoint(tmp_path, "3")

@@ -191,3 +191,21 @@ def test_mixed_bfloat16_precision_trains_and_resumes_in_float32(corpus, tmp_path
 def test_precision_is_validated():
     with pytest.raises(ValueError, match="precision"):
         tiny_train_config(precision="float16")
+
+
+def test_released_windows_several_corpora_live_rows_and_best_checkpoint(tmp_path):
+    from glomo_tf.export.run_checkpoint import resolve_checkpoint
+    from tests.training.corpus_fixtures import tiny_model_config, tiny_train_config, write_text_corpus
+
+    first = write_text_corpus(tmp_path / "a.txt", documents=20, words_per_document=40)
+    second = write_text_corpus(tmp_path / "b.txt", documents=20, words_per_document=25)
+    result = pretrain(
+        [first, second], tmp_path / "run", tiny_model_config(sequence_length=16),
+        tiny_train_config(windows="documents", window_stride=8, window_stride_jitter=2),
+        progress=False)
+    assert result.final_step == 4
+    assert "val_live_rows" in result.history
+    assert all(0.0 <= v <= 1.0 for v in result.history["val_live_rows"])
+    assert resolve_checkpoint(result.out_dir, "best") is not None
+    saved = json.load(open(result.config_path))["train"]
+    assert saved["windows"] == "documents" and saved["splitting"] == "english"
