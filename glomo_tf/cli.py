@@ -5,7 +5,7 @@ module has
 - `add_parser(subparsers)`: adds its parser(s) with `subparsers.add_parser(name, ...)` and
   calls `set_defaults(func=run, command=name)`;
 - `run(args)`: does the work and returns an exit code (None means 0).
-Every subcommand also gets `--debug` (added here).
+Every subcommand also gets `--verbose` and `--debug` (added here).
 To add one, append its module to `SUBCOMMAND_MODULES`. Modules that do not exist yet are
 skipped, so the list can name subcommands that other packages are still writing.
 
@@ -13,12 +13,16 @@ Errors: bad input (`ValueError`, `FileNotFoundError`, argparse errors) exits wit
 and one line on stderr, `glomo <command>: error: <what is wrong>`; `--debug` shows the
 traceback instead. Keep heavy imports (TensorFlow) inside `run`, so `glomo --help` is quick
 and input checks that need no TensorFlow fail fast.
+
+Output: only the program's own lines; TensorFlow's start-up and info logs are kept back
+(`glomo_tf.startup_logs`) unless `--verbose` or `--debug` is given.
 """
 
 import argparse
 import importlib
-import os
 import sys
+
+from glomo_tf import startup_logs
 
 PROG = "glomo"
 SUBCOMMAND_MODULES = (
@@ -42,7 +46,9 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, _printable(f"{self.prog}: error: {message} (see {self.prog} --help)\n"))
 
 
-_DEBUG_HELP = "show the full traceback on errors instead of one line"
+_DEBUG_HELP = "show the full traceback on errors instead of one line (implies --verbose)"
+_VERBOSE_HELP = "let TensorFlow's start-up and info logs through"
+_SHARED_FLAGS = (("--verbose", _VERBOSE_HELP), ("--debug", _DEBUG_HELP))
 
 
 def _load_subcommands(subparsers):
@@ -55,9 +61,10 @@ def _load_subcommands(subparsers):
             raise
         module.add_parser(subparsers)
     for subparser in subparsers.choices.values():
-        if "--debug" not in subparser._option_string_actions:
-            # SUPPRESS: an unset sub-option must not overwrite `glomo --debug COMMAND`.
-            subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
+        for flag, text in _SHARED_FLAGS:
+            if flag not in subparser._option_string_actions:
+                # SUPPRESS: an unset sub-option must not overwrite `glomo --debug COMMAND`.
+                subparser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
 
 
 def build_parser():
@@ -68,7 +75,8 @@ def build_parser():
                     "its graphs to downstream tasks (Keras 3 / TensorFlow).",
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
     )
-    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    for flag, text in _SHARED_FLAGS:
+        parser.add_argument(flag, action="store_true", help=text)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
     _load_subcommands(subparsers)
     return parser
@@ -89,8 +97,6 @@ def _one_line(error):
 
 def main(argv=None):
     """Entry point of the `glomo` console script and `python -m glomo_tf`; returns the exit code."""
-    # TensorFlow's C++ start-up chatter would bury the one-line error messages.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -99,6 +105,8 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return USAGE_ERROR
+    if not (args.verbose or args.debug):
+        startup_logs.silence()
     try:
         code = args.func(args)
     except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as error:

@@ -103,7 +103,51 @@ class PlantedClassifierConfig:
     token_conditioned: bool = True
 
 
+@keras.saving.register_keras_serializable(package="glomo_tf")
+class MaskedConv1D(keras.layers.Conv1D):
+    """`Conv1D` that reads real positions only and passes the padding mask on.
+
+    Padded rows are zeroed before the convolution, so a window at the end of a short text
+    sees zeros, not whatever the layer before left at padded positions; the output keeps the
+    input's mask (Keras' `Conv1D` drops it, with a warning).
+
+    Args:
+        *args, **kwargs: those of `keras.layers.Conv1D`.
+
+    Call arguments:
+        inputs: float `[B, T, C]`.
+        mask: optional `[B, T]` (1/True = real), usually the Keras mask of `inputs`.
+
+    Returns:
+        `[B, T', filters]`, as `Conv1D` (`T' = T` with `padding="same"`).
+
+    Example:
+
+    >>> x = keras.ops.ones((1, 3, 1))
+    >>> conv = MaskedConv1D(1, 3, padding="same", use_bias=False, kernel_initializer="ones")
+    >>> conv(x, mask=keras.ops.convert_to_tensor([[True, True, False]])).numpy()[0, :, 0].tolist()
+    [2.0, 2.0, 1.0]
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = inputs * ops.cast(mask, inputs.dtype)[..., None]
+        return super().call(inputs)
+
+
 class _MaskedMaxPool(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Takes the mask as an argument and pools the time axis away: no mask to pass on.
+        self.supports_masking = True
+
+    def compute_mask(self, x, mask=None):
+        return None
+
     def call(self, x, mask):
         keep = ops.cast(mask, x.dtype)[..., None]
         # Inputs are ReLU outputs (>= 0), so zeroing padded rows cannot win the max.
@@ -135,8 +179,8 @@ def build_planted_classifier(graph_layer, transfer="graphs", config=None, seed=0
         token_conditioned=config.token_conditioned, dropout=config.dropout, seed=seed,
         kernel_initializer=init, name="transfer",
     )(features, graphs=module["graphs"] if transfer == "graphs" else None, mask=module["mask"])
-    x = keras.layers.Conv1D(config.conv_filters, 3, padding="same", activation="relu",
-                            kernel_initializer=init, name="local_conv")(x)
+    x = MaskedConv1D(config.conv_filters, 3, padding="same", activation="relu",
+                     kernel_initializer=init, name="local_conv")(x)
     x = _MaskedMaxPool(name="pool")(x, module["mask"])
     logits = keras.layers.Dense(2, kernel_initializer=init, name="logits")(x)
     model = keras.Model(text, logits, name=f"planted_classifier_{transfer}")

@@ -152,7 +152,8 @@ def run_demo(out_dir="glomo_demo", module=None, pretrain=False, config=None, pro
         keras.utils.set_random_seed(config.seed)
         model = build_planted_classifier(graph_layer, transfer, PlantedClassifierConfig(),
                                          seed=config.seed)
-        model.fit(train_data, epochs=config.epochs, verbose=2 if progress else 0)
+        # The dataset shuffles itself; Keras' default shuffle=True would only warn.
+        model.fit(train_data, epochs=config.epochs, shuffle=False, verbose=2 if progress else 0)
         _, accuracy = model.evaluate(test_data, verbose=0)
         accuracies[transfer] = float(accuracy)
         log(f"{TRANSFER_NAMES[transfer]:>14}: test accuracy {100 * accuracy:.1f}%")

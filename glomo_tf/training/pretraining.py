@@ -515,6 +515,7 @@ def pretrain(
                 validation_steps=tc.validation_steps if validation_epochs else None,
                 validation_freq=validation_epochs or 1,
                 callbacks=callbacks + [_StopAtStep(end)],
+                shuffle=False,  # a tf.data stream, ordered for exact resume; Keras' True only warns
                 verbose=1 if progress else 0,
             )
             _merge_history(history, fit_history)

@@ -178,4 +178,5 @@ class PretrainHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, **kwargs):
         return model.fit(self.train_data, steps_per_epoch=self.steps_per_epoch,
                          validation_data=self.validation_data,
-                         validation_steps=self.validation_steps, **kwargs)
+                         validation_steps=self.validation_steps,
+                         **{"shuffle": False, **kwargs})  # a tf.data stream: Keras cannot shuffle it

@@ -165,8 +165,9 @@ class PlantedTransferHyperModel(TransferHyperModel):
         return model
 
     def fit(self, hp, model, *args, **kwargs):
+        # The datasets are shuffled (or ordered) already; Keras' shuffle=True would only warn.
         return model.fit(self.train_data, validation_data=self.validation_data,
-                         steps_per_epoch=self.steps_per_epoch, **kwargs)
+                         steps_per_epoch=self.steps_per_epoch, **{"shuffle": False, **kwargs})
 
 
 class TaskTransferHyperModel(TransferHyperModel):
@@ -334,8 +335,9 @@ class TaskTransferHyperModel(TransferHyperModel):
         return model
 
     def fit(self, hp, model, *args, **kwargs):
+        # The datasets are shuffled (or ordered) already; Keras' shuffle=True would only warn.
         return model.fit(self.train_data, validation_data=self.validation_data,
-                         steps_per_epoch=self.steps_per_epoch, **kwargs)
+                         steps_per_epoch=self.steps_per_epoch, **{"shuffle": False, **kwargs})
 
 
 def _graphs_layer(graphs):

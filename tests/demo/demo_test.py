@@ -3,11 +3,14 @@
 import os
 import subprocess
 import sys
+import warnings
 
+import keras
 import numpy as np
 import pytest
 
-from glomo_tf.demo.planted_task import make_planted_task
+from glomo_tf.demo.planted_task import MaskedConv1D, make_planted_task
+from tests.layer_test_case import run_layer_test
 from glomo_tf.training.synthetic_corpus import make_language
 
 
@@ -60,8 +63,13 @@ def test_run_demo_prints_a_table_and_writes_a_heatmap(planted_module, tmp_path):
 
     lines = []
     config = DemoConfig(train_examples=64, test_examples=32, epochs=1, batch_size=16)
-    result = run_demo(str(tmp_path / "out"), module=planted_module, config=config,
-                      progress=False, log=lines.append)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_demo(str(tmp_path / "out"), module=planted_module, config=config,
+                          progress=False, log=lines.append)
+    # Keras warned on every run about a Conv1D dropping the mask and an ignored shuffle=True.
+    keras_warnings = [str(w.message) for w in caught if "keras" in w.filename]
+    assert not keras_warnings, keras_warnings
     assert set(result.accuracies) == {"none", "uniform", "graphs"}
     assert all(0.0 <= a <= 1.0 for a in result.accuracies.values())
     assert 0.0 <= result.recovery <= 1.0 and 0.0 < result.recovery_chance < 0.5
@@ -69,6 +77,19 @@ def test_run_demo_prints_a_table_and_writes_a_heatmap(planted_module, tmp_path):
     table = result.table()
     assert "feature only" in table and "uniform graph" in table and "GLoMo graphs" in table
     assert any("recovery" in line for line in lines)
+
+
+def test_masked_conv_zeroes_padding_and_keeps_the_mask(tmp_path):
+    run_layer_test(MaskedConv1D, {"filters": 3, "kernel_size": 3, "padding": "same"},
+                   np.ones((2, 5, 4), "float32"), (2, 5, 3), 2, tmp_path=tmp_path)
+    x = np.random.default_rng(0).normal(size=(1, 4, 2)).astype("float32")
+    mask = np.array([[True, True, True, False]])
+    conv = MaskedConv1D(2, 3, padding="same")
+    padded_away = np.concatenate([x[:, :3], np.zeros((1, 1, 2), "float32")], axis=1)
+    np.testing.assert_allclose(conv(x, mask=mask), conv(padded_away), atol=1e-6)
+    inputs = keras.Input((4, 2))
+    masked = keras.layers.Masking()(inputs)
+    assert MaskedConv1D(2, 3, padding="same")(masked)._keras_mask is not None
 
 
 def test_module_of_another_language_is_refused(tmp_path):
