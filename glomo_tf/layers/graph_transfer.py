@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from glomo_tf.layers.gated_linear import GatedLinear
+from glomo_tf.layers.sparse_graphs import SPARSE_KEYS, is_sparse_graphs, sparse_rows_matmul
 
 MODES = ("graphs", "uniform", "none")
 
@@ -65,6 +66,14 @@ class GraphTransfer(keras.layers.Layer):
     each row mixes the propagated rows, `(M H)_i = Σ_m w_im (Γ^m H)_i` —
     the same math, `O(T^2 D)` per candidate instead of `O(T^3)`.
 
+    Sparse graphs: `graphs` may instead be the sparse dict of
+    `glomo_tf.layers.sparse_graphs` (`values`, `slots`, `rows`, `cols`, each `[B, N]`:
+    the live entries only, e.g. from a `glomo_tf.transfer.graph_cache.GraphCache`). Every
+    `G^l H` and `Λ^l H = G^l (Λ^{l-1} H)` is then a gathered product over the entries,
+    `O(N D)` instead of `O(T^2 D)`; with every live entry present the result equals the
+    dense path's (to float rounding). `L` and `K` cannot be read from the dict, so give
+    `num_graph_layers` and `num_heads` when building on sparse graphs.
+
     Padding: features at padded positions are zeroed before propagation and
     before the uniform mean, so padded columns never leak even if the graphs
     were not zero there; `g` is set to 0 at padded rows (the `H` half of the
@@ -85,14 +94,18 @@ class GraphTransfer(keras.layers.Layer):
         kernel_initializer: initializer for the mixture kernels and the gate.
         bias_initializer: initializer for the mixture biases and the gate.
         seed: optional int seed for the dropout.
+        num_graph_layers, num_heads: `L` and `K` of the graphs; optional with dense
+            graphs (read from their shape, checked against these when given),
+            required with sparse ones.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
         features: `H`, float tensor `[B, T, D]` (`D` known at build time).
         graphs: float tensor `[B, 2, L, K, T, T]`: index 0 of axis 1 = forward
             (row `i` reads `j < i`), index 1 = backward already flipped to
-            input order (`j > i`); rows sum to 1 or 0. Required in mode
-            `"graphs"`, ignored otherwise. `L` and `K` are fixed at build time.
+            input order (`j > i`); rows sum to 1 or 0; or the sparse dict (above).
+            Required in mode `"graphs"`, ignored otherwise. `L` and `K` are fixed at
+            build time.
         mask: optional `[B, T]`, 1 (or True) for real tokens. Default: all real.
         training: whether dropout is active.
 
@@ -129,9 +142,18 @@ class GraphTransfer(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         seed=None,
+        num_graph_layers=None,
+        num_heads=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        for name, value in (("num_graph_layers", num_graph_layers), ("num_heads", num_heads)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
+                raise ValueError(
+                    f"GraphTransfer: `{name}` must be a positive int or None, got {value!r}."
+                )
         if mode not in MODES:
             raise ValueError(
                 f"GraphTransfer: unknown mode {mode!r}; expected one of {MODES}."
@@ -158,8 +180,8 @@ class GraphTransfer(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.seed = seed
         self.supports_masking = True
-        self.num_graph_layers = None
-        self.num_heads = None
+        self.num_graph_layers = num_graph_layers
+        self.num_heads = num_heads
         self.num_candidates = None
         self.dropout_layer = keras.layers.Dropout(self.dropout, seed=seed)
         # Created in build(): its size depends on D.
@@ -178,12 +200,39 @@ class GraphTransfer(keras.layers.Layer):
                 "must be known."
             )
 
+    def _check_sparse_shapes(self, features_shape, graphs_shape):
+        missing = [key for key in SPARSE_KEYS if key not in graphs_shape]
+        if missing:
+            raise ValueError(
+                f"GraphTransfer: sparse `graphs` lack the keys {missing} (expected "
+                f"{list(SPARSE_KEYS)}, got {sorted(graphs_shape)})."
+            )
+        shapes = {key: tuple(graphs_shape[key]) for key in SPARSE_KEYS}
+        if any(len(shape) != 2 for shape in shapes.values()) or len(set(shapes.values())) != 1:
+            raise ValueError(
+                "GraphTransfer: sparse `graphs` must be four [B, N] tensors of one shape, "
+                f"got {shapes}."
+            )
+        batch, graphs_batch = features_shape[0], shapes["values"][0]
+        if batch is not None and graphs_batch is not None and batch != graphs_batch:
+            raise ValueError(
+                f"GraphTransfer: `features` has batch {batch} but the sparse `graphs` "
+                f"have batch {graphs_batch}."
+            )
+        if self.num_graph_layers is None or self.num_heads is None:
+            raise ValueError(
+                "GraphTransfer: with sparse `graphs` give `num_graph_layers` (L) and "
+                "`num_heads` (K) to the constructor: the dict does not carry them."
+            )
+
     def _check_graphs_shape(self, features_shape, graphs_shape):
         if graphs_shape is None:
             raise ValueError(
                 "GraphTransfer: mode='graphs' needs `graphs` [B, 2, L, K, T, T]; "
                 "got None (use mode='uniform' or 'none' for the baselines)."
             )
+        if isinstance(graphs_shape, dict):
+            return self._check_sparse_shapes(features_shape, graphs_shape)
         graphs_shape = tuple(graphs_shape)
         if len(graphs_shape) != 6:
             raise ValueError(
@@ -236,8 +285,9 @@ class GraphTransfer(keras.layers.Layer):
         dim = features_shape[-1]
         if self.mode == "graphs":
             self._check_graphs_shape(features_shape, graphs_shape)
-            self.num_graph_layers = int(graphs_shape[2])
-            self.num_heads = int(graphs_shape[3])
+            if not isinstance(graphs_shape, dict):
+                self.num_graph_layers = int(graphs_shape[2])
+                self.num_heads = int(graphs_shape[3])
             self.num_candidates = num_graph_candidates(
                 self.num_graph_layers, self.num_heads, self.hierarchical
             )
@@ -307,11 +357,16 @@ class GraphTransfer(keras.layers.Layer):
         masked_features = ops.where(real, features, ops.zeros_like(features))
 
         if self.mode == "graphs":
-            graphs_shape = None if graphs is None else graphs.shape
+            if graphs is None:
+                graphs_shape = None
+            elif is_sparse_graphs(graphs):
+                graphs_shape = {key: graphs[key].shape for key in SPARSE_KEYS}
+            else:
+                graphs_shape = graphs.shape
             self._check_graphs_shape(features.shape, graphs_shape)
-            contexts = self._mixed_contexts(
-                features, masked_features, ops.cast(graphs, features.dtype), training
-            )
+            if not isinstance(graphs_shape, dict):
+                graphs = ops.cast(graphs, features.dtype)
+            contexts = self._mixed_contexts(features, masked_features, graphs, training)
         else:
             # float32: low-precision sums stop counting exactly past 256 tokens.
             count = ops.sum(ops.cast(real, "float32"), axis=1)  # [B, 1]
@@ -326,6 +381,8 @@ class GraphTransfer(keras.layers.Layer):
 
     def _propagated_candidates(self, masked_features, graphs):
         """`Γ^c H` for every candidate: `[B, 2, C, T, D]`."""
+        if isinstance(graphs, dict):
+            return self._sparse_propagated_candidates(masked_features, graphs)
         # [B, 1, 1, T, D] broadcasts against per-direction, per-head graphs.
         values = ops.expand_dims(ops.expand_dims(masked_features, 1), 1)
         kinds = []
@@ -339,6 +396,44 @@ class GraphTransfer(keras.layers.Layer):
                 else:
                     chained = ops.matmul(graph, chained)  # Λ^l H
                     kinds.append(chained)
+        return ops.concatenate(kinds, axis=2)
+
+    def _sparse_propagated_candidates(self, masked_features, graphs):
+        """`Γ^c H` from the live entries only (sparse dict): `[B, 2, C, T, D]`."""
+        layers, heads = self.num_graph_layers, self.num_heads
+        shape = ops.shape(masked_features)
+        batch, steps, dim = shape[0], shape[1], masked_features.shape[-1]
+        slots = 2 * layers * heads
+        entries = ops.shape(graphs["values"])[1]
+        values = ops.reshape(graphs["values"], (-1,))
+        slot = ops.reshape(ops.cast(graphs["slots"], "int32"), (-1,))
+        row = ops.reshape(ops.cast(graphs["rows"], "int32"), (-1,))
+        col = ops.reshape(ops.cast(graphs["cols"], "int32"), (-1,))
+        example = ops.repeat(ops.arange(batch, dtype="int32"), entries)
+        # Output row of an entry: (example, slot, i); every G^l H at once from [B * T, D].
+        out_rows = (example * slots + slot) * steps + row
+        direct = sparse_rows_matmul(
+            values, out_rows, example * steps + col, batch * slots * steps,
+            ops.reshape(masked_features, (-1, dim)))
+        direct = ops.reshape(direct, (batch, 2, layers, heads, steps, dim))
+        kinds, chained = [], None
+        # (example, direction, head) of an entry: the rows of the per-head Λ^{l-1} H.
+        direction, layer, head = slot // (layers * heads), (slot // heads) % layers, slot % heads
+        per_head = (example * 2 + direction) * heads + head
+        for l in range(layers):
+            kinds.append(direct[:, :, l])  # G^l H
+            if not self.hierarchical:
+                continue
+            if chained is None:
+                chained = kinds[-1]  # Λ^1 H = G^1 H
+                continue
+            # Λ^l H = G^l (Λ^{l-1} H): this layer's entries only (the others weigh 0).
+            weights = ops.where(layer == l, values, ops.zeros_like(values))
+            chained = sparse_rows_matmul(
+                weights, per_head * steps + row, per_head * steps + col,
+                batch * 2 * heads * steps, ops.reshape(chained, (-1, dim)))
+            chained = ops.reshape(chained, (batch, 2, heads, steps, dim))
+            kinds.append(chained)
         return ops.concatenate(kinds, axis=2)
 
     def _mixed_contexts(self, features, masked_features, graphs, training):
@@ -403,6 +498,8 @@ class GraphTransfer(keras.layers.Layer):
                     self.bias_initializer
                 ),
                 "seed": self.seed,
+                "num_graph_layers": self.num_graph_layers,
+                "num_heads": self.num_heads,
             }
         )
         return config

@@ -9,6 +9,18 @@ import os
 TASKS = ("imdb", "sst2", "nli", "squad")
 FEATURES = ("glove", "elmo")
 TRANSFERS = ("none", "uniform", "embeddings", "rnn")
+STOPPING = ("early_stopping", "halve_lr", "none")
+# Named bundles of fields (`FinetuneConfig.preset`, `glomo finetune --preset`); a config
+# file and explicit flags override them.
+PRESETS = {
+    # The released SQuAD model's training (GLOMO_SPEC.md): Adadelta lr 0.5, rho 0.95, no
+    # gradient clipping, BiGRU hidden 76, keep-prob 0.8, batch 32, lr halved after 3
+    # validations without dev-F1 gain.
+    "released-squad": dict(optimizer="adadelta", learning_rate=0.5, hidden_dim=76,
+                           dropout=0.2, batch_size=32, stopping="halve_lr", patience=3,
+                           max_context_tokens=400, max_question_tokens=50,
+                           max_span_length=16),
+}
 
 
 @dataclasses.dataclass
@@ -44,8 +56,32 @@ class FinetuneConfig:
         max_context_tokens, max_question_tokens: SQuAD: longer examples are dropped
             (counted), as released.
         max_span_length: longest answer span (tokens) at decode time.
-        learning_rate, optimizer: "adam" or "adadelta" (released SQuAD: 0.5).
-        epochs, batch_size, max_train, max_eval, seed: the run.
+        learning_rate, optimizer: "adam" or "adadelta" (Adadelta: rho 0.95, no clipping;
+            released SQuAD: lr 0.5, see `PRESETS["released-squad"]`).
+        epochs, batch_size, max_train, max_eval, seed: the run (`max_eval` also caps
+            the validation set).
+        validation_fraction: share of the training split held out for validation when
+            the data set has no dev set of its own (IMDB, SST-2 — whose dev set is the
+            test set here —, SQuAD by article); a fixed random draw (NumPy rng 0), the
+            same for every seed and mode. NLI uses its protocol's validation split.
+        stopping: "early_stopping" (Keras `EarlyStopping(restore_best_weights=True)`
+            after `patience` validations without gain), "halve_lr" (the released rule:
+            halve the lr after `patience` validations without gain, stop once it is
+            below 1% of its start) or "none" (run every epoch). In every case the
+            reported test score is that of the best-on-validation weights.
+        patience: validations without gain before stopping / halving.
+        validations_per_epoch: validate this many times per pass over the training data.
+        graph_cache: GLoMo modes: compute each example's graphs once into a
+            `GraphCache` (sparse) and feed them to the model (True), or compute dense
+            graphs inside the model every step (False).
+        graph_cache_dir: where caches are kept (None: `out_dir/graph_cache`, else
+            `$GLOMO_CACHE_DIR` or `~/.cache/glomo_tf/graph_cache`).
+        graph_top_k: keep at most this many entries per graph row in the cache (None:
+            every live entry, exact).
+        graphs_untrained: the untrained-predictor ablation: graphs from a randomly
+            initialised predictor of the module's shape, with its tokenizer
+            (`UntrainedGraphSource`, seed `untrained_seed`); needs `graph_cache`.
+        tensorboard: write TensorBoard logs to `out_dir/tensorboard`.
         nli_protocol, squad_protocol: the data protocols ("reduced-v1" or "paper").
         run_eagerly: Keras `run_eagerly` (tiny test runs: skips seconds of tracing).
     """
@@ -79,6 +115,16 @@ class FinetuneConfig:
     nli_protocol: str = "reduced-v1"
     squad_protocol: str = "reduced-v1"
     run_eagerly: bool = False
+    validation_fraction: float = 0.1
+    stopping: str = "early_stopping"
+    patience: int = 3
+    validations_per_epoch: int = 1
+    graph_cache: bool = True
+    graph_cache_dir: str | None = None
+    graph_top_k: int | None = None
+    graphs_untrained: bool = False
+    untrained_seed: int = 0
+    tensorboard: bool = True
 
     def __post_init__(self):
         self.validate()
@@ -91,6 +137,7 @@ class FinetuneConfig:
             ("transfer", self.transfer, TRANSFERS),
             ("glove_words", self.glove_words, ("data", "all")),
             ("optimizer", self.optimizer, ("adam", "adadelta")),
+            ("stopping", self.stopping, STOPPING),
         ):
             if value not in allowed:
                 raise ValueError(f"FinetuneConfig.{name} must be one of {allowed}, got {value!r}.")
@@ -99,22 +146,38 @@ class FinetuneConfig:
                 "features='elmo' needs `elmo`: a TF-Hub handle or 'OPTIONS,WEIGHTS' files.")
         for name in ("hidden_dim", "num_mixtures", "char_dim", "char_filters", "char_width",
                      "max_chars", "max_tokens", "max_context_tokens", "max_question_tokens",
-                     "max_span_length", "epochs", "batch_size"):
+                     "max_span_length", "epochs", "batch_size", "patience",
+                     "validations_per_epoch"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"FinetuneConfig.{name} must be a positive int, got {value!r}.")
-        for name in ("max_train", "max_eval"):
+        for name in ("max_train", "max_eval", "graph_top_k"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ValueError(
                     f"FinetuneConfig.{name} must be a positive int or None, got {value!r}.")
-        for name in ("hierarchical", "token_conditioned", "run_eagerly"):
+        for name in ("hierarchical", "token_conditioned", "run_eagerly", "graph_cache",
+                     "graphs_untrained", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"FinetuneConfig.{name} must be true or false, got {getattr(self, name)!r}.")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"FinetuneConfig.dropout must be in [0, 1), got {self.dropout!r}.")
+        if isinstance(self.untrained_seed, bool) or not isinstance(self.untrained_seed, int):
+            raise ValueError(
+                f"FinetuneConfig.untrained_seed must be an int, got {self.untrained_seed!r}.")
+        if not 0.0 < float(self.validation_fraction) < 1.0:
+            raise ValueError("FinetuneConfig.validation_fraction must be in (0, 1), got "
+                             f"{self.validation_fraction!r}.")
+        if self.graphs_untrained and self.transfer not in ("embeddings", "rnn"):
+            raise ValueError(
+                "FinetuneConfig.graphs_untrained needs a GLoMo transfer ('embeddings' or "
+                f"'rnn'), got transfer={self.transfer!r}.")
+        if self.graphs_untrained and not self.graph_cache:
+            raise ValueError(
+                "FinetuneConfig.graphs_untrained needs graph_cache=True (the untrained "
+                "predictor's graphs are computed into a cache).")
         if not float(self.learning_rate) > 0:
             raise ValueError(
                 f"FinetuneConfig.learning_rate must be > 0, got {self.learning_rate!r}.")
@@ -125,6 +188,13 @@ class FinetuneConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    @classmethod
+    def preset(cls, name, **overrides):
+        """A config from `PRESETS[name]` (e.g. "released-squad"), fields overridden."""
+        if name not in PRESETS:
+            raise ValueError(f"Unknown finetune preset {name!r}; expected one of {sorted(PRESETS)}.")
+        return cls(**{**PRESETS[name], **overrides})
 
     @classmethod
     def from_dict(cls, values):

@@ -5,11 +5,11 @@ from keras import ops
 
 from glomo_tf.tasks.masked_pooling import MaskedPooling
 from glomo_tf.tasks.soft_alignment import SoftAlignment
-from glomo_tf.tasks.transfer_encoder import TransferEncoder
+from glomo_tf.tasks.model_inputs import text_input, transfer_encoder
 from glomo_tf.tasks.trilinear_attention import TrilinearAttention
 
 
-def build_nli_model(config, graphs, features, num_classes=3):
+def build_nli_model(config, graphs, features, num_classes=3, graph_inputs="module"):
     """Builds an ESIM-like NLI classifier of a `FinetuneConfig`.
 
     Premise and hypothesis go through the same layers separately (their graphs are
@@ -24,6 +24,8 @@ def build_nli_model(config, graphs, features, num_classes=3):
         graphs: a `GLoMoGraphs` layer.
         features: a layer from string tokens `[B, T]` to `[B, T, D]`.
         num_classes: 3 (entailment, neutral, contradiction).
+        graph_inputs: `"module"` or `"cached"` (inputs `premise_graph_*`,
+            `hypothesis_graph_*`; see `model_inputs.text_input`).
 
     Returns:
         A `keras.Model` from `{"premise": string [B], "hypothesis": string [B]}` to
@@ -37,18 +39,16 @@ def build_nli_model(config, graphs, features, num_classes=3):
            "hypothesis": tf.constant(["A person rests ."])})   # [1, 3]
     ```
     """
-    inputs = {name: keras.Input(shape=(), dtype="string", name=name)
-              for name in ("premise", "hypothesis")}
-    encoder = TransferEncoder(
-        config.hidden_dim, transfer=config.transfer, num_mixtures=config.num_mixtures,
-        hierarchical=config.hierarchical, token_conditioned=config.token_conditioned,
-        dropout=config.dropout, seed=config.seed, name="encoder")
+    inputs = {}
+    encoder = transfer_encoder(config, graphs)
     self_attention = TrilinearAttention(self_attention=True, name="self_attention")
     encoded, masks = [], []
     for name in ("premise", "hypothesis"):
-        module = graphs(inputs[name])
-        mask = module["mask"]
-        h = encoder(features(module["tokens"]), graphs=module["graphs"], mask=mask)
+        named, tokens, mask, sentence_graphs = text_input(
+            name, graphs, config.transfer, graph_inputs,
+            max_length=min(config.max_tokens, graphs.max_length))
+        inputs.update(named)
+        h = encoder(features(tokens), graphs=sentence_graphs, mask=mask)
         encoded.append(self_attention(h, context_mask=mask))
         masks.append(mask)
     aligned = SoftAlignment(name="alignment")(encoded[0], encoded[1], masks[0], masks[1])

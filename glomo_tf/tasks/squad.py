@@ -5,7 +5,7 @@
 Examples (`prepare_squad`), as released: a question is dropped and counted when its
 context has more than `max_context_tokens` module tokens (`"context_too_long"`, also
 when it reaches the module's own `max_length`) or its question more than
-`max_question_tokens` (`"question_too_long"`), when either is empty (`"empty"`), when
+`max_question_tokens` (`"question_too_long"`), when either is empty (`"empty"`) or all `<unk>` to the module (`"all_unknown"`), when
 the context's tokens cannot be given character offsets (`"context_not_aligned"`, see
 `squad_spans`), and — for training only — when no gold answer maps to a token span
 (`"answer_not_mapped"`). Evaluation scores the kept questions against all their
@@ -81,17 +81,23 @@ def prepare_squad(graph_module, squad_data, max_context_tokens=400, max_question
     count_loader_skips(counts, squad_data.skipped)
     gold = _gold_answers(squad_data.data)
     contexts = sorted({ex.context for ex in examples})
-    context_tokens = dict(zip(contexts, module_tokens(graph_module, contexts)))
-    question_tokens = module_tokens(graph_module, [ex.question for ex in examples])
+    context_tokens, context_known = module_tokens(graph_module, contexts, with_known=True)
+    context_known = dict(zip(contexts, context_known))
+    context_tokens = dict(zip(contexts, context_tokens))
+    question_tokens, question_known = module_tokens(
+        graph_module, [ex.question for ex in examples], with_known=True)
     context_cap = min(max_context_tokens, graph_module.max_length - 1)
     question_cap = min(max_question_tokens, graph_module.max_length - 1)
     aligned = {}
     out = collections.defaultdict(list)
     vocabulary = set()
-    for ex, q_tokens in zip(examples, question_tokens):
+    for ex, q_tokens, q_known in zip(examples, question_tokens, question_known):
         c_tokens = context_tokens[ex.context]
         if not c_tokens or not q_tokens:
             counts["empty"] += 1
+            continue
+        if not (q_known and context_known[ex.context]):
+            counts["all_unknown"] += 1
             continue
         if len(c_tokens) > context_cap:
             counts["context_too_long"] += 1
@@ -131,20 +137,43 @@ def prepare_squad(graph_module, squad_data, max_context_tokens=400, max_question
         vocabulary=vocabulary)
 
 
-def predict_answers(model, examples, batch_size=32, max_span_length=16):
-    """`{question id: answer text}`: best spans (≤ `max_span_length` tokens) mapped to text."""
+def hold_out_articles(squad_data, fraction):
+    """`(train, validation)` `SquadData`: a fixed random `fraction` of the articles (by
+    title, NumPy rng 1, at least one) held out, so no paragraph is in both."""
+    from glomo_tf.datasets.squad import SquadData
+    from glomo_tf.tasks.task_data import hold_out
+
+    titles = sorted({ex.title for ex in squad_data.examples})
+    _, held = hold_out(len(titles), fraction)
+    held = {titles[i] for i in held}
+    parts = [[ex for ex in squad_data.examples if (ex.title in held) == is_held]
+             for is_held in (False, True)]
+    return (SquadData(parts[0], squad_data.data, dict(squad_data.skipped)),
+            SquadData(parts[1], squad_data.data, {}))
+
+
+def predict_answers(model, examples, batch_size=32, max_span_length=16, batches=None):
+    """`{question id: answer text}`: best spans (≤ `max_span_length` tokens) mapped to text.
+
+    `batches`: optional iterable of model input batches in example order (e.g. a
+    `task_dataset` with cached graphs, without shuffling); default the texts alone.
+    """
     predictions = {}
-    for begin in range(0, len(examples), batch_size):
-        stop = min(begin + batch_size, len(examples))
-        batch = {"context": np.asarray(examples.contexts[begin:stop], dtype=object),
-                 "question": np.asarray(examples.questions[begin:stop], dtype=object)}
+    if batches is None:
+        batches = ({"context": np.asarray(examples.contexts[b: b + batch_size], dtype=object),
+                    "question": np.asarray(examples.questions[b: b + batch_size], dtype=object)}
+                   for b in range(0, len(examples), batch_size))
+    begin = 0
+    for batch in batches:
         logits = model.predict_on_batch(batch)
+        stop = begin + len(np.asarray(logits["start"]))
         start, end = np.asarray(logits["start"]), np.asarray(logits["end"])
         for row, index in enumerate(range(begin, stop)):
             spans = examples.spans[index]
             first, last, _ = best_span(start[row], end[row], len(spans), max_span_length)
             predictions[examples.ids[index]] = span_text(
                 examples.contexts[index], spans, first, last)
+        begin = stop
     return predictions
 
 

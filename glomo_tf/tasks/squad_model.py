@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from glomo_tf.tasks.character_cnn import CharacterCNN
-from glomo_tf.tasks.transfer_encoder import TransferEncoder
+from glomo_tf.tasks.model_inputs import text_input, transfer_encoder
 from glomo_tf.tasks.trilinear_attention import TrilinearAttention
 
 NEG_LOGIT = -1e9
@@ -15,7 +15,7 @@ def _masked_logits(logits, mask):
     return ops.where(ops.cast(mask, "bool"), logits, ops.full_like(logits, NEG_LOGIT))
 
 
-def build_squad_model(config, graphs, features):
+def build_squad_model(config, graphs, features, graph_inputs="module"):
     """Builds the BiDAF-style SQuAD reader of a `FinetuneConfig`.
 
     Context and question separately (their graphs computed separately):
@@ -32,9 +32,12 @@ def build_squad_model(config, graphs, features):
         config: `FinetuneConfig`.
         graphs: a `GLoMoGraphs` layer.
         features: a layer from string tokens `[B, T]` to `[B, T, D]`.
+        graph_inputs: `"module"` or `"cached"` (inputs `context_graph_*`,
+            `question_graph_*`; see `model_inputs.text_input`).
 
     Returns:
-        A `keras.Model` from `{"context": string [B], "question": string [B]}` to
+        A `keras.Model` from `{"context": string [B], "question": string [B]}` (+ the
+        cached graphs) to
         `{"start": [B, Tc], "end": [B, Tc]}` logits (float32).
 
     Example:
@@ -47,22 +50,21 @@ def build_squad_model(config, graphs, features):
     ```
     """
     hidden = config.hidden_dim
-    inputs = {name: keras.Input(shape=(), dtype="string", name=name)
-              for name in ("context", "question")}
+    inputs = {}
     chars = CharacterCNN(config.char_dim, config.char_filters, config.char_width,
                          config.max_chars, name="chars")
-    encoder = TransferEncoder(
-        hidden, transfer=config.transfer, num_mixtures=config.num_mixtures,
-        hierarchical=config.hierarchical, token_conditioned=config.token_conditioned,
-        dropout=config.dropout, seed=config.seed, name="encoder")
+    encoder = transfer_encoder(config, graphs)
     dropout = keras.layers.Dropout(config.dropout, seed=config.seed)
     encoded, masks = {}, {}
+    limits = {"context": config.max_context_tokens, "question": config.max_question_tokens}
     for name in ("context", "question"):
-        module = graphs(inputs[name])
-        tokens = module["tokens"]
+        named, tokens, mask, text_graphs = text_input(
+            name, graphs, config.transfer, graph_inputs,
+            max_length=min(limits[name], graphs.max_length))
+        inputs.update(named)
         embedded = ops.concatenate([features(tokens), chars(tokens)], axis=-1)
-        encoded[name] = encoder(embedded, graphs=module["graphs"], mask=module["mask"])
-        masks[name] = module["mask"]
+        encoded[name] = encoder(embedded, graphs=text_graphs, mask=mask)
+        masks[name] = mask
     c_mask, q_mask = masks["context"], masks["question"]
     c_real = ops.cast(c_mask, "bool")
     attended = TrilinearAttention(name="bi_attention")(

@@ -3,7 +3,8 @@
 Every example goes through the graph module's own tokenizer once (in batches) before
 training, so that bad input is dealt with up front, never mid-epoch:
 
-- empty texts (no module token) are skipped, counted as `"empty"`;
+- empty texts (no module token) are skipped, counted as `"empty"`; texts whose module
+  tokens are all `<unk>` too (`"all_unknown"`: the graphs would carry nothing);
 - labels outside `[0, num_classes)` are skipped, counted as `"bad_label"`;
 - texts longer than `max_tokens` module tokens are truncated to their first
   `max_tokens` tokens (the text becomes those tokens joined by spaces: re-tokenizing
@@ -15,6 +16,10 @@ training, so that bad input is dealt with up front, never mid-epoch:
 Subsets (`max_train`, `max_eval`) are drawn with a FIXED permutation
 (`numpy.random.default_rng(0)`), the same for every seed and transfer mode, so that
 runs with different seeds differ only in the model's initialisation and data order.
+
+Validation (`hold_out`): data sets without a dev set of their own (IMDB, SST-2 whose dev
+set serves as the test set) hold a fixed random share of the training split out for
+validation (`numpy.random.default_rng(1)`), before the training subset is drawn.
 """
 
 from __future__ import annotations
@@ -25,21 +30,37 @@ import dataclasses
 import numpy as np
 
 SUBSET_SEED = 0
+VALIDATION_SEED = 1
 
 
-def module_tokens(graph_module, texts, batch_size=256):
-    """The module's tokens of each text: a list of lists of str."""
-    out = []
+def module_tokens(graph_module, texts, batch_size=256, with_known=False):
+    """The module's tokens of each text: a list of lists of str.
+
+    With `with_known`, also a list of bools: whether the text has a token in the
+    module's vocabulary (an id other than `<unk>` = 0).
+    """
+    out, known = [], []
     for begin in range(0, len(texts), batch_size):
         chunk = list(texts[begin: begin + batch_size])
         tokens = graph_module.tokenize(chunk)
         rows = tokens["tokens"].numpy()
+        ids = tokens["ids"].numpy()
         lengths = tokens["mask"].numpy().sum(axis=1)
-        for row, length in zip(rows, lengths):
+        for row, row_ids, length in zip(rows, ids, lengths):
             # "replace": a module whose tokenizer emits invalid UTF-8 (modules exported
             # before the word tokenizer's white-space fix) must not stop a run.
             out.append([t.decode("utf-8", errors="replace") for t in row[: int(length)]])
-    return out
+            known.append(bool(np.any(row_ids[: int(length)])))
+    return (out, known) if with_known else out
+
+
+def hold_out(count, fraction):
+    """`(train, validation)` index arrays: a fixed random `fraction` of `count` held out
+    (at least 1 when `count` >= 2), both sorted."""
+    held = int(round(count * fraction))
+    held = min(max(held, 1 if count >= 2 else 0), max(count - 1, 0))
+    order = np.random.default_rng(VALIDATION_SEED).permutation(count)
+    return np.sort(order[held:]), np.sort(order[:held])
 
 
 def subset_indices(count, limit):
@@ -101,8 +122,10 @@ def prepare_text_examples(graph_module, texts, labels, num_classes, max_tokens,
     counts = collections.Counter()
     count_loader_skips(counts, skipped)
     cap = min(max_tokens, graph_module.max_length)
-    tokens = {name: module_tokens(graph_module, [texts[name][i] for i in keep])
-              for name in names}
+    tokens, known = {}, {}
+    for name in names:
+        tokens[name], known[name] = module_tokens(
+            graph_module, [texts[name][i] for i in keep], with_known=True)
     out = {name: [] for name in names}
     out_labels, vocabulary = [], set()
     for row, index in enumerate(keep):
@@ -114,6 +137,9 @@ def prepare_text_examples(graph_module, texts, labels, num_classes, max_tokens,
         pieces = {name: tokens[name][row] for name in names}
         if any(len(p) == 0 for p in pieces.values()):
             counts["empty"] += 1
+            continue
+        if not all(known[name][row] for name in names):
+            counts["all_unknown"] += 1
             continue
         for name in names:
             piece = pieces[name]
@@ -128,11 +154,30 @@ def prepare_text_examples(graph_module, texts, labels, num_classes, max_tokens,
     return TextExamples(out, np.asarray(out_labels, np.int32), vocabulary, dict(counts))
 
 
-def load_task_splits(task, data_dir=None, nli_protocol="reduced-v1"):
-    """`(train, eval)` raw splits of a classification task, each `(texts dict, labels, skipped)`.
+def split_off_validation(raw, fraction):
+    """Adds a `"validation"` split held out of `raw["train"]` (see `hold_out`), unless
+    `raw` has one; the loader's skip counts stay with the training split."""
+    if "validation" in raw:
+        return dict(raw)
+    texts, labels, skipped = raw["train"]
+    train_index, validation_index = hold_out(len(labels), fraction)
 
-    IMDB: train/test (25k each); SST-2: train/dev (GLUE); NLI: the protocol's train and
-    test (plus `"validation"` in a third entry).
+    def pick(index):
+        return ({name: [values[i] for i in index] for name, values in texts.items()},
+                np.asarray(labels)[index])
+
+    out = dict(raw)
+    out["train"] = pick(train_index) + (skipped,)
+    out["validation"] = pick(validation_index) + ({},)
+    return out
+
+
+def load_task_splits(task, data_dir=None, nli_protocol="reduced-v1"):
+    """Raw splits of a classification task, each `(texts dict, labels, skipped)`.
+
+    IMDB: `"train"`/`"eval"` = train/test (25k each); SST-2: train/dev (GLUE); NLI: the
+    protocol's train and test, plus its `"validation"` (the others get theirs from
+    `split_off_validation`).
     """
     from pathlib import Path
 

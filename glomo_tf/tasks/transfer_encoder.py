@@ -33,11 +33,14 @@ class TransferEncoder(keras.layers.Layer):
             one global logit vector per mixture.
         dropout: rate on the GRU input and inside `GraphTransfer`.
         seed: optional int seed of the dropouts.
+        num_graph_layers, num_heads: `L` and `K` of the graphs, needed when they come
+            sparse (see `GraphTransfer`).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
         features: float `[B, T, D]`.
-        graphs: float `[B, 2, L, K, T, T]` (modes `"embeddings"`, `"rnn"`; ignored else).
+        graphs: float `[B, 2, L, K, T, T]`, or the sparse dict of
+            `glomo_tf.layers.sparse_graphs` (modes `"embeddings"`, `"rnn"`; ignored else).
         mask: `[B, T]`, 1/True = real token. Default all real.
         training: dropout switch.
 
@@ -54,7 +57,8 @@ class TransferEncoder(keras.layers.Layer):
     """
 
     def __init__(self, hidden_dim, transfer="none", num_mixtures=2, dropout=0.0, seed=None,
-                 hierarchical=True, token_conditioned=True, **kwargs):
+                 hierarchical=True, token_conditioned=True, num_graph_layers=None,
+                 num_heads=None, **kwargs):
         super().__init__(**kwargs)
         if transfer not in TRANSFERS:
             raise ValueError(
@@ -69,6 +73,8 @@ class TransferEncoder(keras.layers.Layer):
         self.token_conditioned = bool(token_conditioned)
         self.dropout = float(dropout)
         self.seed = seed
+        self.num_graph_layers = num_graph_layers
+        self.num_heads = num_heads
         self.supports_masking = True
         self.graph_transfer = None
         if transfer != "none":
@@ -76,6 +82,7 @@ class TransferEncoder(keras.layers.Layer):
                 mode="uniform" if transfer == "uniform" else "graphs",
                 num_mixtures=num_mixtures, hierarchical=self.hierarchical,
                 token_conditioned=self.token_conditioned, dropout=self.dropout, seed=seed,
+                num_graph_layers=num_graph_layers, num_heads=num_heads,
                 dtype=self.dtype_policy, name="graph_transfer")
         self.input_dropout = keras.layers.Dropout(self.dropout, seed=seed)
         self.rnn = keras.layers.Bidirectional(
@@ -129,5 +136,6 @@ class TransferEncoder(keras.layers.Layer):
         config.update({"hidden_dim": self.hidden_dim, "transfer": self.transfer,
                        "num_mixtures": self.num_mixtures, "dropout": self.dropout,
                        "seed": self.seed, "hierarchical": self.hierarchical,
-                       "token_conditioned": self.token_conditioned})
+                       "token_conditioned": self.token_conditioned,
+                       "num_graph_layers": self.num_graph_layers, "num_heads": self.num_heads})
         return config

@@ -44,7 +44,8 @@ def test_finetune_is_deterministic_per_seed(graphs_layer, glove_file, data_root)
                      data_dir=data_root, glove=glove_file, **SMALL) for _ in range(2)]
     assert runs[0]["train_loss"] == runs[1]["train_loss"]
     assert runs[0]["accuracy"] == runs[1]["accuracy"]
-    assert runs[0]["skipped"] == {"train_loader_bad_label": 1, "train_loader_empty": 1}
+    assert runs[0]["skipped"] == {"train_loader_bad_label": 1, "train_loader_empty": 1,
+                                  "train_all_unknown": 1}
 
 
 def test_config_validation(tmp_path):
