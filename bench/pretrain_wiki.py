@@ -67,7 +67,17 @@ def main():
     logs = os.path.join(args.run, "logs")
     losses = scalars(os.path.join(logs, "steps"), "loss")
     val = scalars(os.path.join(logs, "steps"), "val_loss")
-    live = {s: v for s, _, v in scalars(os.path.join(logs, "live_rows"), "live_rows/all")}
+    live_dir = os.path.join(logs, "live_rows")
+    live = {s: v for s, _, v in scalars(live_dir, "live_rows/all")}
+    heads = 2 * model.num_layers * model.num_heads
+    dead, alive = {}, {}
+    for direction in ("forward", "backward"):
+        for layer in range(1, model.num_layers + 1):
+            for head in range(model.num_heads):
+                tag = f"live_rows/{direction}/layer_{layer}/head_{head}"
+                for s, _, v in scalars(live_dir, tag):
+                    dead[s] = dead.get(s, 0) + (v < 0.01)
+                    alive[s] = alive.get(s, 0) + (v > 0.9)
     if len(losses) < 2:
         raise SystemExit(f"{args.run}: fewer than 2 logged steps; nothing to report yet.")
     # Speed from the wall times of the logged steps, over the newest stretch without a
@@ -75,7 +85,8 @@ def main():
     (s0, t0, _), (s1, t1, _) = losses[len(losses) // 2], losses[-1]
     rate = (s1 - s0) * per_step / max(t1 - t0, 1e-9)
     rows = [[f"{s:,}", f"{s * per_step / 1e6:.2f}", f"{v:.3f}",
-             f"{live[s]:.1%}" if s in live else "not measured"] for s, _, v in val]
+             f"{live[s]:.1%}" if s in live else "not measured",
+             f"{dead[s]} / {alive[s]}" if s in dead else "not measured"] for s, _, v in val]
     body = (
         f"Run `{args.display_run}` ({args.status}). Model: d {model.hidden_dim}, L "
         f"{model.num_layers}, K {model.num_heads}, head {model.head_dim}, CNN "
@@ -92,7 +103,9 @@ def main():
         "work during the run).\n\n"
         "Validation (the same windows every time; live rows = share of real rows with an "
         "allowed column that carry mass, inference mode, all directions/layers/heads):\n\n"
-        + report.markdown_table(["step", "tokens (M)", "val loss", "live rows"], rows)
+        + report.markdown_table(
+            ["step", "tokens (M)", "val loss", "live rows",
+             f"heads < 1% / > 90% live (of {heads})"], rows)
         + f"\n\nChance: ln V = {math.log(model.vocabulary_size):.2f}.")
     report.write_section("pretrain_wiki", "Pretraining on Wikipedia + IMDB unlabeled (real text)",
                          body)
