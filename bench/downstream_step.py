@@ -1,49 +1,60 @@
-"""Downstream cost of GLoMo: the graph-augmented train step ÷ the feature-only train step.
+"""Downstream cost of GLoMo with graphs computed once: cache build, disk size, epoch time ÷ feature-only.
 
-IMDB-shaped batches (`--batch` reviews of `--length` tokens, the last ~quarter of some reviews
-padded) through the text classifier's trainable part as `build_text_classifier` assembles it:
-`TransferEncoder` (BiGRU, hidden 64) → trilinear self-attention → masked mean+max pooling →
-Dense → 2 logits, Adam. Features are 50-d (GloVe-sized) token vectors.
+(`--mode synthetic` keeps the earlier measurement: the dense-graph train step on random
+IMDB-shaped batches per T, section `downstream_step`.)
 
-- feature-only: `transfer="none"`; no graphs are computed.
-- GLoMo `embeddings` / `rnn`: the frozen pretrained network's graphs (`predict_graphs` of a
-  `--config` GLoMoPretrainer, no gradient, as the exported module computes them) +
-  `TransferEncoder(transfer=...)`.
-- graphs alone: that forward pass by itself (default path and the plain per-direction one).
-- one pass over the graphs: `x * c` on a float32 tensor of the graphs' shape, read once and
-  written once: the unit of memory traffic that the graphs cost. Graph work is a few FLOPs
-  per entry, so its time is close to (passes x this); the GLoMo step's extra time divided
-  by it says how many graph-sized passes the step makes.
+Real IMDB reviews (a fixed random subset of the training split, `--examples`, cut to
+`--max-tokens` module tokens) through the IMDB text classifier exactly as `glomo finetune`
+builds it (`build_text_classifier`: GloVe 6B 50d → `TransferEncoder` (BiGRU 64) →
+trilinear self-attention → pooling → Dense → 2 logits, Adam), fed by `task_dataset`:
 
-All variants are timed interleaved in one process (medians of per-round ratios), for each
-of `--lengths` (the graphs grow as T^2, the feature-only step as T).
+- the graph cache: `build_graph_cache` over the subset (every live entry, exact; and,
+  with `--top-k`, at most k per row): build seconds and bytes per 1,000 examples, entries
+  per graph row;
+- epochs, one after another in one process, for feature-only (`transfer="none"`),
+  GLoMo on embeddings and GLoMo on RNN states reading the cached sparse graphs, and (with
+  `--dense`) GLoMo on embeddings computing the dense graphs inside the model every step
+  (the path before the cache). The first epoch of each (tracing, warm-up) is not timed;
+  then `--rounds` rounds, the variants' order rotated every round; each ratio is the
+  median over rounds of (epoch seconds ÷ the same round's feature-only epoch).
 
-    python bench/downstream_step.py --config small --batch 16 --lengths 64,128,256,400
+    nice -n 15 python bench/downstream_step.py --graphs saved_models/glomo_wiki_tiny \\
+        --examples 1000 --max-tokens 400 --rounds 3 --dense
 """
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.report import markdown_table, write_section  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from bench.report import markdown_table, write_section  # noqa: E402
-from glomo_tf.configs import GLoMoConfig  # noqa: E402
-from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer  # noqa: E402
 from glomo_tf.tasks.masked_pooling import MaskedPooling  # noqa: E402
 from glomo_tf.tasks.transfer_encoder import TransferEncoder  # noqa: E402
 from glomo_tf.tasks.trilinear_attention import TrilinearAttention  # noqa: E402
 
+FEATURE_ONLY = "feature-only"
+VARIANTS = {FEATURE_ONLY: ("none", "cached"),
+            "GLoMo embeddings, cached sparse graphs": ("embeddings", "cached"),
+            "GLoMo RNN states, cached sparse graphs": ("rnn", "cached")}
+DENSE = "GLoMo embeddings, dense graphs in the model (no cache)"
 
-FEATURE_ONLY = "feature-only (none)"
-VARIANTS = {FEATURE_ONLY: None, "GLoMo embeddings": "embeddings", "GLoMo rnn": "rnn"}
+
+# --- Synthetic mode (`--mode synthetic`): the dense-graph step on IMDB-shaped random batches,
+# the measurement before the cache; also used by bench/op_profile.py (`Classifier`).
+SYNTHETIC_FEATURE_ONLY = "feature-only (none)"
+SYNTHETIC_VARIANTS = {SYNTHETIC_FEATURE_ONLY: None, "GLoMo embeddings": "embeddings", "GLoMo rnn": "rnn"}
 GRAPHS_ONLY = "graphs alone (frozen predictor, forward)"
 GRAPHS_PLAIN = "graphs alone, plain path (fused=False: per direction, flipped and stacked)"
 ONE_PASS = "one pass over a graphs-sized tensor"
@@ -83,13 +94,13 @@ def imdb_shaped_batch(config, batch_size, length, seed=0):
     return batch, rng.randint(0, 2, batch_size)
 
 
-def measure(config, pretrainer, plain, batch_size, length, rounds):
+def measure_synthetic(config, pretrainer, plain, batch_size, length, rounds):
     """Median seconds and median per-round ratio to the feature-only step, per variant."""
     import tensorflow as tf
 
     batch, labels = imdb_shaped_batch(config, batch_size, length)
     models = {}
-    for name, transfer in VARIANTS.items():
+    for name, transfer in SYNTHETIC_VARIANTS.items():
         keras.utils.set_random_seed(0)
         model = Classifier(transfer or "none", pretrainer if transfer else None)
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
@@ -124,20 +135,65 @@ def measure(config, pretrainer, plain, batch_size, length, rounds):
             start = time.perf_counter()
             steps[name]()
             samples[name].append(time.perf_counter() - start)
-    base = samples[FEATURE_ONLY]
+    base = samples[SYNTHETIC_FEATURE_ONLY]
     return {name: (statistics.median(times),
                    statistics.median([t / b for t, b in zip(times, base)]))
             for name, times in samples.items()}, reference.nbytes
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="small", help="the pretrained network's config")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lengths", default="64,128,256,400", help="comma list of T")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
+
+# --- IMDB mode (default): graphs computed once into a GraphCache.
+
+def directory_bytes(path):
+    return sum(os.path.getsize(os.path.join(folder, name))
+               for folder, _, names in os.walk(path) for name in names)
+
+
+def imdb_subset(graph_module, count, max_tokens, data_dir=None):
+    from glomo_tf.tasks.task_data import load_task_splits, prepare_text_examples
+
+    texts, labels, skipped = load_task_splits("imdb", data_dir)["train"]
+    return prepare_text_examples(graph_module, texts, labels, 2, max_tokens, limit=count,
+                                 skipped=skipped)
+
+
+def cache_rows(graph_module, texts, max_tokens, top_ks, workdir):
+    from glomo_tf.transfer.graph_cache import build_graph_cache
+
+    rows, caches = [], {}
+    for top_k in top_ks:
+        path = os.path.join(workdir, f"cache-k{top_k}")
+        started = time.perf_counter()
+        cache = build_graph_cache(graph_module, texts, path, max_tokens, top_k=top_k)
+        seconds = time.perf_counter() - started
+        stats = cache.manifest["stats"]
+        per_k = 1000.0 / len(cache)
+        rows.append([
+            "all live (exact)" if top_k is None else f"top {top_k}",
+            len(cache), f"{seconds * per_k:.1f}", f"{directory_bytes(path) * per_k / 2 ** 20:.1f}",
+            f"{stats['entries_per_row']:.2f}", stats["max_live"],
+            f"{stats['dropped_mass_per_row']:.2e}"])
+        caches[top_k] = cache
+        print(rows[-1], flush=True)
+    return rows, caches
+
+
+def build(name, transfer, graph_inputs, graphs, glove, max_tokens, seed=0):
+    import keras
+
+    from glomo_tf.tasks.finetune import build_model
+    from glomo_tf.tasks.finetune_config import FinetuneConfig
+
+    keras.utils.set_random_seed(seed)
+    config = FinetuneConfig(task="imdb", transfer=transfer, max_tokens=max_tokens, seed=seed)
+    return build_model(config, graphs, glove(), cached=graph_inputs == "cached")
+
+
+def synthetic_main(args):
+    """The dense-graph step cost on synthetic batches (section `downstream_step`)."""
+    from glomo_tf.configs import GLoMoConfig
+    from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
+
 
     config = GLoMoConfig.named(args.config)
     pretrainer = GLoMoPretrainer(config, seed=0)
@@ -146,10 +202,10 @@ def main(argv=None):
     plain.set_weights(pretrainer.get_weights())
     rows = []
     for length in [int(t) for t in args.lengths.split(",")]:
-        results, nbytes = measure(config, pretrainer, plain, args.batch, length, args.rounds)
-        extra = results["GLoMo embeddings"][0] - results[FEATURE_ONLY][0]
-        rows.append([length, f"{nbytes / 2 ** 20:,.0f}", f"{results[FEATURE_ONLY][0]:.3f}"]
-                    + [f"{results[name][1]:.2f}x" for name in list(VARIANTS)[1:] + [GRAPHS_ONLY, GRAPHS_PLAIN, ONE_PASS]]
+        results, nbytes = measure_synthetic(config, pretrainer, plain, args.batch, length, args.rounds)
+        extra = results["GLoMo embeddings"][0] - results[SYNTHETIC_FEATURE_ONLY][0]
+        rows.append([length, f"{nbytes / 2 ** 20:,.0f}", f"{results[SYNTHETIC_FEATURE_ONLY][0]:.3f}"]
+                    + [f"{results[name][1]:.2f}x" for name in list(SYNTHETIC_VARIANTS)[1:] + [GRAPHS_ONLY, GRAPHS_PLAIN, ONE_PASS]]
                     + [f"{extra / results[ONE_PASS][0]:.1f}"])
         print(rows[-1], flush=True)
     body = (
@@ -169,6 +225,98 @@ def main(argv=None):
     print(body)
     if not args.no_write:
         write_section("downstream_step", "Downstream step cost: GLoMo-augmented vs feature-only", body)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("imdb", "synthetic"), default="imdb",
+                        help="imdb: the cache on real reviews (default); synthetic: the dense "
+                             "step on random IMDB-shaped batches, per T (--config, --lengths)")
+    parser.add_argument("--config", default="small", help="synthetic: the predictor's config")
+    parser.add_argument("--lengths", default="64,128,256,400", help="synthetic: comma list of T")
+    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki_tiny"))
+    parser.add_argument("--examples", type=int, default=1000)
+    parser.add_argument("--max-tokens", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=None, help="default 32 (synthetic 16)")
+    parser.add_argument("--rounds", type=int, default=None, help="default 3 (synthetic 10)")
+    parser.add_argument("--top-k", type=int, default=None,
+                        help="also build a cache of at most k entries per row")
+    parser.add_argument("--dense", action="store_true", help="also time the no-cache path")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    if args.mode == "synthetic":
+        args.batch, args.rounds = args.batch or 16, args.rounds or 10
+        return synthetic_main(args)
+    args.batch, args.rounds = args.batch or 32, args.rounds or 3
+
+    from glomo_tf.tasks.finetune import _graphs_layer
+    from glomo_tf.tasks.task_datasets import task_dataset
+    from glomo_tf.tasks.token_features import glove_features
+
+    graphs = _graphs_layer(os.path.abspath(args.graphs))
+    module = graphs._graph_module
+    started = time.perf_counter()
+    data = imdb_subset(module, args.examples, args.max_tokens)
+    print(f"data: {len(data)} reviews in {time.perf_counter() - started:.0f}s", flush=True)
+    texts = data.texts["text"]
+    workdir = tempfile.mkdtemp(prefix="downstream_step-")
+    try:
+        top_ks = [None] + ([args.top_k] if args.top_k else [])
+        build_rows, caches = cache_rows(module, texts, args.max_tokens, top_ks, workdir)
+        glove_layer = glove_features(None, words=data.vocabulary)[0]
+        variants = dict(VARIANTS)
+        if args.dense:
+            variants[DENSE] = ("embeddings", "module")
+        epochs = {}
+        for name, (transfer, graph_inputs) in variants.items():
+            model = build(name, transfer, graph_inputs, graphs, lambda: glove_layer,
+                          args.max_tokens)
+            caches_for = {"text": caches[None]} if graph_inputs == "cached" and \
+                transfer != "none" else None
+            dataset = task_dataset({"text": texts}, data.labels, args.batch,
+                                   caches=caches_for, shuffle_seed=0)
+            epochs[name] = (model, dataset)
+        for name, (model, dataset) in epochs.items():   # first epoch: tracing, not timed
+            model.fit(dataset, epochs=1, shuffle=False, verbose=0)
+        samples = {name: [] for name in epochs}
+        names = list(epochs)
+        for round_index in range(args.rounds):
+            start_at = round_index % len(names)
+            for name in names[start_at:] + names[:start_at]:
+                model, dataset = epochs[name]
+                began = time.perf_counter()
+                model.fit(dataset, epochs=1, shuffle=False, verbose=0)
+                samples[name].append(time.perf_counter() - began)
+                print(name, f"{samples[name][-1]:.1f}s", flush=True)
+        base = samples[FEATURE_ONLY]
+        epoch_rows = [[name, f"{statistics.median(times):.1f}",
+                       f"{statistics.median([t / b for t, b in zip(times, base)]):.2f}x"]
+                      for name, times in samples.items()]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    config = module.config
+    body = (
+        f"Module `{os.path.relpath(os.path.abspath(args.graphs), ROOT)}` (L {config['num_layers']}, "
+        f"K {config['num_heads']}, both directions: {2 * config['num_layers'] * config['num_heads']} "
+        f"graphs per token). {len(texts)} IMDB training reviews (fixed random subset), at most "
+        f"{args.max_tokens} module tokens (mean {statistics.mean(len(t.split()) for t in texts):.0f} "
+        f"words), batch {args.batch}, GloVe 6B 50d, BiGRU 64, Adam.\n\n"
+        "Graph cache (`build_graph_cache`, float32 values, uint8 slot + int16 row/column per "
+        "entry); the dropped mass is per graph row, before renormalising (rows sum to 1):\n\n"
+        + markdown_table(["entries kept", "examples", "build s / 1k examples",
+                          "disk MiB / 1k examples", "entries per graph row", "most live per row",
+                          "dropped mass per row"], build_rows)
+        + f"\n\nEpoch seconds after the first (medians of {args.rounds} rounds, order rotated every "
+        "round); ratio = median of per-round (epoch ÷ feature-only epoch). Target ≤ 1.3x for GLoMo "
+        "on embeddings:\n\n"
+        + markdown_table(["variant", "epoch s", "÷ feature-only"], epoch_rows)
+    )
+    print(body)
+    if not args.no_write:
+        write_section("downstream_cache", "Downstream cost: graphs computed once vs feature-only",
+                      body)
 
 
 if __name__ == "__main__":

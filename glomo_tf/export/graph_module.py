@@ -68,6 +68,8 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
+from glomo_tf.presets import resolve_module
+
 FORMAT_VERSION = 1
 DEFAULT_MAX_LENGTH = 512
 CONFIG_FILENAME = "glomo_module.json"
@@ -399,7 +401,7 @@ def check_module_directory(path):
     A module left aside by an interrupted replacement is put back first
     (`recover_interrupted_replace`).
     """
-    path = os.fspath(path)
+    path = resolve_module(path)  # a bundled module's name (glomo_tf.presets) is a path too
     if not os.path.isdir(path):
         recover_interrupted_replace(os.path.abspath(path))
     if not os.path.isdir(path):
@@ -520,7 +522,7 @@ def load_graph_module(path):
     """
     import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before loading)
 
-    path = os.fspath(path)
+    path = resolve_module(path)  # a bundled module's name (glomo_tf.presets) is a path too
     config = check_module_directory(path)
     try:
         module = tf.saved_model.load(path)
