@@ -20,6 +20,7 @@ Output: only the program's own lines; TensorFlow's start-up and info logs are ke
 
 import argparse
 import importlib
+import os
 import sys
 
 from glomo_tf import startup_logs
@@ -31,6 +32,8 @@ SUBCOMMAND_MODULES = (
     "glomo_tf.tasks.commands",  # finetune
     "glomo_tf.tuning.commands",  # tune
     "glomo_tf.demo.commands",  # demo
+    "glomo_tf.presets_command",  # presets
+    "glomo_tf.evaluation.commands",  # evaluate
 )
 USAGE_ERROR = 2
 
@@ -117,6 +120,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `glomo presets NAME | head`: the reader left; not an error of ours
+        try:  # what is left in the buffer goes nowhere, instead of failing again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     return 0 if code is None else int(code)
 
 

@@ -2,7 +2,7 @@
 
 No download and no data directory: the planted-dependency language is generated. Steps:
 
-1. A graph module: the one bundled in `saved_models/glomo_planted_tiny` (trained by this
+1. A graph module: the bundled preset `glomo_planted_tiny` (trained by this
    very code, see its model card), or, with `pretrain=True` or when it is missing, a fresh
    `tiny` pretraining run on the synthetic corpus, exported to `OUT/module`.
 2. How well its forward graphs recover the planted parents (`parent_recovery`), the layer
@@ -24,12 +24,18 @@ from glomo_tf.demo.planted_task import (
     build_planted_classifier,
     make_planted_task,
 )
+from glomo_tf.presets import list_presets
 from glomo_tf.training.synthetic_corpus import make_language
 
-BUNDLED_MODULE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "saved_models", "glomo_planted_tiny",
-)
+BUNDLED_PRESET = "glomo_planted_tiny"
+
+
+def bundled_module():
+    """The directory of the bundled `glomo_planted_tiny` (`glomo_tf.presets`), or None."""
+    preset = list_presets().get(BUNDLED_PRESET)
+    return None if preset is None else preset.path
+
+
 TRANSFER_NAMES = {"none": "feature only", "uniform": "uniform graph", "graphs": "GLoMo graphs"}
 
 
@@ -128,11 +134,10 @@ def run_demo(out_dir="glomo_demo", module=None, pretrain=False, config=None, pro
     config = config or DemoConfig()
     os.makedirs(out_dir, exist_ok=True)
     if module is None:
-        if pretrain or not os.path.isdir(BUNDLED_MODULE):
+        module = None if pretrain else bundled_module()
+        if module is None:
             log(f"Pretraining `tiny` on the planted language for {config.pretrain_steps} steps ...")
             module = pretrain_module(out_dir, config.pretrain_steps, config.language_seed, progress)
-        else:
-            module = BUNDLED_MODULE
     log(f"Graph module: {module}")
     graph_module = load_graph_module(module)
     language = module_language(graph_module, config.language_seed)

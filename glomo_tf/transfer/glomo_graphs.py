@@ -13,13 +13,15 @@ from glomo_tf.export.graph_module import (
     load_graph_module,
     read_module_config,
 )
+from glomo_tf.presets import resolve_module
 
 ID_KEYS = (("token_ids", "padding_mask"), ("ids", "mask"))
 
 
 def _resolve(handle):
-    """A local directory for a path or a TF-Hub handle (URLs are downloaded and cached)."""
-    handle = os.fspath(handle)
+    """A local directory for a path, a preset name or a TF-Hub handle (URLs are downloaded
+    and cached)."""
+    handle = resolve_module(handle)
     if os.path.exists(handle) or "://" not in handle:
         return handle
     return hub.resolve(handle)
@@ -44,7 +46,9 @@ class GLoMoGraphs(keras.layers.Layer):
     model `{"ids", "mask"}` (one replica, the default strategy, takes text directly).
 
     Args:
-        handle: path of a module directory, or a TF-Hub handle (URL).
+        handle: path of a module directory, the name of a bundled module (`glomo presets`;
+            stored as the name, so a saved model reloads it on any install), or a TF-Hub
+            handle (URL).
 
     Call arguments:
         inputs: either text, `tf.string [B]` (or `[B, 1]`), or a dict of ids and mask,
@@ -59,10 +63,26 @@ class GLoMoGraphs(keras.layers.Layer):
     Example:
     ```python
     text = keras.Input(shape=(), dtype="string")
-    out = GLoMoGraphs("saved_models/glomo_tiny")(text)
-    features = keras.layers.Embedding(vocabulary_size, 16)(out["ids"])
+    layer = GLoMoGraphs.from_preset("glomo_planted_tiny")  # or GLoMoGraphs(path)
+    out = layer(text)
+    features = keras.layers.Embedding(layer.vocabulary_size, 16)(out["ids"])
     ```
     """
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """The layer of a bundled module by name (keras-hub's convention).
+
+        Args:
+            preset: a name `glomo_tf.presets.list_presets()` knows (`glomo presets`), or,
+                as keras-hub allows, a module path or TF-Hub handle.
+            **kwargs: `keras.layers.Layer` arguments (`name`, ...).
+
+        Raises:
+            glomo_tf.presets.UnknownPresetError (a `ValueError`): an unknown name; the
+            message lists the known ones.
+        """
+        return cls(preset, **kwargs)
 
     def __init__(self, handle, **kwargs):
         kwargs["trainable"] = False

@@ -25,10 +25,12 @@ import json
 import math
 import os
 
+from glomo_tf.presets import resolve_module
+from glomo_tf.tuning.search_space import TRANSFER_MODES
+
 # No TensorFlow at import time: `glomo tune` checks its settings before loading it.
 TASKS = ("synthetic", "imdb", "sst2", "nli", "squad", "pretrain")
 TUNERS = ("random", "bayesian", "hyperband")
-TRANSFER_MODES = ("none", "uniform", "glomo")
 BEST_CONFIG = "best_config.json"
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 TRIALS_TABLE = "trials.md"
@@ -200,23 +202,25 @@ def _format_value(value):
 
 
 def _synthetic_hypermodel(config):
-    from glomo_tf.demo.run import BUNDLED_MODULE, module_language, pretrain_module
+    from glomo_tf.demo.run import bundled_module, module_language, pretrain_module
     from glomo_tf.export.graph_module import load_graph_module
     from glomo_tf.transfer.glomo_graphs import GLoMoGraphs
     from glomo_tf.tuning.transfer_hypermodel import PlantedTransferHyperModel
 
     module = config.graphs
     if module is None:
-        module = BUNDLED_MODULE
-        if not os.path.isdir(module):
+        module = bundled_module()
+        if module is None:
             # As `glomo demo` does without its bundled module; kept for --resume.
             module = os.path.join(config.directory, "module")
             if not os.path.isdir(module):
                 print(f"No bundled graph module: pretraining a tiny one into {module} ...")
                 module = pretrain_module(config.directory, 1000, seed=0,
                                          progress=config.verbose > 0)
-    elif not os.path.isdir(module):
-        raise FileNotFoundError(f"Graph module not found: {module}")
+    else:
+        module = resolve_module(module)
+        if not os.path.isdir(module):
+            raise FileNotFoundError(f"Graph module not found: {module}")
     language = module_language(load_graph_module(module), 0)
     return PlantedTransferHyperModel(
         GLoMoGraphs(module, name="glomo_graphs"), language, config.transfer,
@@ -240,10 +244,11 @@ def _task_hypermodel(config):
     if config.graphs is None:
         raise ValueError(f"--task {config.task} needs --graphs MODULE (a graph module, "
                          "see glomo export).")
-    if "://" not in config.graphs and not os.path.isdir(config.graphs):
-        raise FileNotFoundError(f"Graph module not found: {config.graphs}")
+    graphs = resolve_module(config.graphs)
+    if "://" not in graphs and not os.path.isdir(graphs):
+        raise FileNotFoundError(f"Graph module not found: {graphs}")
     return TaskTransferHyperModel(
-        config.task, config.graphs, config.transfer, base, data_dir=config.data_dir,
+        config.task, graphs, config.transfer, base, data_dir=config.data_dir,
         max_train=config.max_train, max_validation=config.max_validation or 1000,
         steps_per_epoch=config.steps_per_epoch, space=config.space, seed=config.seed)
 
@@ -278,7 +283,7 @@ def _pretrain_hypermodel(config):
 
 def check_space(config):
     """Raises `ValueError` if `config.space` does not fit the search (before any data loads)."""
-    from glomo_tf.tuning.search_space import resolve_space
+    from glomo_tf.tuning.search_space import resolve_space, transfer_space
 
     if config.task == "pretrain":
         from glomo_tf.tuning.pretrain_hypermodel import check_pretrain_space, pretrain_space
@@ -287,8 +292,6 @@ def check_space(config):
         check_pretrain_space(resolve_space(pretrain_space(model), config.space),
                              model.sequence_length)
     else:
-        from glomo_tf.tuning.transfer_hypermodel import transfer_space
-
         resolve_space(transfer_space(config.transfer), config.space)
 
 

@@ -25,6 +25,8 @@ import json
 import math
 import os
 
+# `glomo tune --transfer`: fixed per search, so the baselines get the same budget as GLoMo.
+TRANSFER_MODES = ("none", "uniform", "glomo")
 TYPES = ("float", "int", "choice", "boolean", "fixed")
 SAMPLINGS = ("linear", "log", "reverse_log")
 _KEYS = {
@@ -214,3 +216,31 @@ def declare(hp, name, spec):
     if kind == "boolean":
         return hp.Boolean(name, default=spec.get("default", False), **kwargs)
     return hp.Fixed(name, spec["value"], **kwargs)
+
+
+def transfer_space(transfer, dropout=0.2, learning_rate=1e-3, num_mixtures=2):
+    """The default search space of a transfer mode (defaults = the released settings).
+
+    Args:
+        transfer: "none", "uniform" or "glomo".
+        dropout, learning_rate, num_mixtures: the defaults of the task's model.
+
+    Returns:
+        `{name: spec}` (see `glomo_tf.tuning.search_space`): `dropout` and
+        `learning_rate`, and for "glomo" also `num_mixtures`, `hierarchical`
+        (candidates with the products `Λ^l`) and `token_conditioned`.
+    """
+    if transfer not in TRANSFER_MODES:
+        raise ValueError(f"Unknown transfer {transfer!r}; expected one of {TRANSFER_MODES}.")
+    space = {
+        "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.1, "default": dropout},
+        "learning_rate": {"type": "float", "min": 1e-4, "max": 1e-2, "sampling": "log",
+                          "default": learning_rate},
+    }
+    if transfer == "glomo":
+        space.update({
+            "num_mixtures": {"type": "choice", "values": [1, 2, 3, 4], "default": num_mixtures},
+            "hierarchical": {"type": "boolean", "default": True},
+            "token_conditioned": {"type": "boolean", "default": True},
+        })
+    return space

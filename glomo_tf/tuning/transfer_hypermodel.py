@@ -23,42 +23,13 @@ import keras_tuner
 import numpy as np
 
 from glomo_tf.tasks.finetune_config import FinetuneConfig
-from glomo_tf.tuning.search import TRANSFER_MODES
-from glomo_tf.tuning.search_space import declare, resolve_space
+from glomo_tf.tuning.search_space import TRANSFER_MODES, declare, resolve_space, transfer_space
 
 # `glomo tune --transfer` -> `FinetuneConfig.transfer` (GLoMo on the embeddings).
 FINETUNE_TRANSFER = {"none": "none", "uniform": "uniform", "glomo": "embeddings"}
 # -> `GraphTransfer` / `build_planted_classifier` mode.
 PLANTED_TRANSFER = {"none": "none", "uniform": "uniform", "glomo": "graphs"}
 HOLD_OUT_SEED = 1
-
-
-def transfer_space(transfer, dropout=0.2, learning_rate=1e-3, num_mixtures=2):
-    """The default search space of a transfer mode (defaults = the released settings).
-
-    Args:
-        transfer: "none", "uniform" or "glomo".
-        dropout, learning_rate, num_mixtures: the defaults of the task's model.
-
-    Returns:
-        `{name: spec}` (see `glomo_tf.tuning.search_space`): `dropout` and
-        `learning_rate`, and for "glomo" also `num_mixtures`, `hierarchical`
-        (candidates with the products `Λ^l`) and `token_conditioned`.
-    """
-    if transfer not in TRANSFER_MODES:
-        raise ValueError(f"Unknown transfer {transfer!r}; expected one of {TRANSFER_MODES}.")
-    space = {
-        "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.1, "default": dropout},
-        "learning_rate": {"type": "float", "min": 1e-4, "max": 1e-2, "sampling": "log",
-                          "default": learning_rate},
-    }
-    if transfer == "glomo":
-        space.update({
-            "num_mixtures": {"type": "choice", "values": [1, 2, 3, 4], "default": num_mixtures},
-            "hierarchical": {"type": "boolean", "default": True},
-            "token_conditioned": {"type": "boolean", "default": True},
-        })
-    return space
 
 
 class TransferHyperModel(keras_tuner.HyperModel):

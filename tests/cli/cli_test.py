@@ -116,3 +116,47 @@ def test_python_dash_m_runs_a_short_pretraining(tmp_path, corpus):
     again = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 2
     assert "already holds a checkpoint of this model" in again.stderr.splitlines()[-1]
+
+
+def _fresh_python(code, cwd, **env):
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environment.update(PYTHONPATH=REPO, **env)
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_bad_path_fails_in_one_line_before_tensorflow_is_imported(tmp_path):
+    done = _fresh_python(
+        "import sys\nfrom glomo_tf.cli import main\n"
+        f"code = main(['graphs', {str(tmp_path / 'missing')!r}, 'hello'])\n"
+        "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)", tmp_path)
+    assert done.stdout.split() == ["2", "False", "False"], done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("glomo graphs: error:")
+
+
+def test_verbose_and_debug_leave_tensorflow_logging_alone(tmp_path):
+    done = _fresh_python(
+        "import os, sys\nfrom glomo_tf.cli import main\n"
+        "for flags in (['--verbose'], ['--debug'], []):\n"
+        "    os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)\n"
+        "    try:\n"
+        f"        main(flags + ['graphs', {str(tmp_path / 'missing')!r}, 'x'])\n"
+        "    except FileNotFoundError:\n"
+        "        pass  # --debug raises\n"
+        "    print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'),\n"
+        "          any(type(f).__name__ == '_QuietFinder' for f in sys.meta_path))\n", tmp_path)
+    assert done.stdout.splitlines() == ["None False", "None False", "3 True"], done.stderr
+    assert main(["graphs", "--verbose", "--help"]) == 0  # also a sub-option
+
+
+@pytest.mark.slow
+def test_a_command_that_loads_tensorflow_prints_only_its_own_lines(tmp_path):
+    out = tmp_path / "graphs.png"
+    argv = [sys.executable, "-m", "glomo_tf", "graphs", "glomo_planted_tiny", "the cat sat",
+            "--out", str(out)]
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(argv, cwd=tmp_path, env={**environment, "PYTHONPATH": REPO},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == f"Wrote {out}\n" and out.stat().st_size > 1000

@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from glomo_tf.cli import main
 from glomo_tf.export import commands
 from tests.export import tiny_module
 
@@ -21,6 +22,10 @@ def test_parsers():
     assert args.func is commands.run
     args = parse(["export", "run", "out", "--max-length", "64"])
     assert (args.run_dir, args.out, args.max_length, args.checkpoint) == ("run", "out", 64, None)
+    # The spelling `glomo export RUN --out DIR` too.
+    args = parse(["export", "run", "--out", "dir"])
+    assert (args.run_dir, args.out, args.out_option) == ("run", None, "dir")
+    assert commands._export_target(args) == "dir"
     with pytest.raises(SystemExit):
         parse(["graphs", "mod", "text", "--layers", "x"])
 
@@ -28,7 +33,7 @@ def test_parsers():
 def test_graphs_command_writes_png(tmp_path, capsys):
     path = tiny_module.exported_module()[1]
     out = tmp_path / "graphs.png"
-    assert commands.main(["graphs", path, "the cat sat", "--out", str(out), "--heads", "0"]) == 0
+    assert main(["graphs", path, "the cat sat", "--out", str(out), "--heads", "0"]) == 0
     assert os.path.getsize(out) > 1000
     assert "Wrote" in capsys.readouterr().out
 
@@ -41,9 +46,9 @@ def test_default_max_length_matches_the_exporter():
 
 def test_graphs_command_missing_module(tmp_path):
     with pytest.raises(FileNotFoundError, match="nomodule"):
-        commands.main(["graphs", str(tmp_path / "nomodule"), "text"])
+        main(["graphs", str(tmp_path / "nomodule"), "text", "--debug"])
 
 
 def test_export_command_missing_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        commands.main(["export", str(tmp_path / "nowhere"), str(tmp_path / "out")])
+        main(["export", str(tmp_path / "nowhere"), str(tmp_path / "out"), "--debug"])

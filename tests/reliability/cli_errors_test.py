@@ -26,9 +26,12 @@ CASES = {
         (["export"], "required"),
         (["export", "MISSING", "OUT"], "MISSING"),
         (["export", "EMPTY_DIR", "OUT"], "config.json"),
+        (["export", "EMPTY_DIR"], "give OUT or --out DIR"),
+        (["export", "EMPTY_DIR", "OUT", "--out", "ELSEWHERE"], "give one"),
     ],
     "graphs": [
         (["graphs"], "required"),
+        (["graphs", "glomo_nope", "the cat"], "known presets"),
         (["graphs", "MISSING", "the cat"], "MISSING"),
         (["graphs", "EMPTY_DIR", "the cat"], "saved_model.pb"),
     ],
@@ -43,6 +46,10 @@ CASES = {
     ],
     "demo": [
         (["demo", "--module", "MISSING", "--out", "OUT"], "MISSING"),
+        (["demo", "--module", "glomo_nope", "--out", "OUT"], "known presets"),
+    ],
+    "presets": [
+        (["presets", "glomo_nope"], "known presets: glomo_planted_tiny"),
     ],
 }
 

@@ -155,7 +155,7 @@ def test_pretrain_search_writes_a_config_glomo_pretrain_reads(tmp_path):
     ({"num_mixtures": {"values": [1, 2], "default": 3}}, "default 3 is not one of"),
 ])
 def test_bad_search_space_is_a_clear_error(space, message):
-    from glomo_tf.tuning.transfer_hypermodel import transfer_space
+    from glomo_tf.tuning.search_space import transfer_space
 
     with pytest.raises(ValueError, match="search space") as error:
         resolve_space(transfer_space("glomo"), space)
@@ -163,7 +163,7 @@ def test_bad_search_space_is_a_clear_error(space, message):
 
 
 def test_baseline_spaces_have_no_mixture_settings():
-    from glomo_tf.tuning.transfer_hypermodel import transfer_space
+    from glomo_tf.tuning.search_space import transfer_space
 
     assert set(transfer_space("none")) == set(transfer_space("uniform")) \
         == {"dropout", "learning_rate"}
