@@ -25,15 +25,14 @@ a corrupt file never stops a long pretraining run.
 
 from __future__ import annotations
 
-import bz2
 import dataclasses
-import gzip
 import io
-import lzma
 import os
 import re
 import tarfile
 from typing import IO, Iterable, Iterator, Optional, Sequence
+
+from glomo_tf.files.compressed import open_binary, strip_compression
 
 FORMATS = ("auto", "lines", "paragraphs", "ptb", "wikitext", "wikiextractor", "imdb")
 
@@ -94,24 +93,6 @@ def _is_archive(path: str) -> bool:
     return path.lower().endswith(_ARCHIVE_SUFFIXES)
 
 
-def _open_binary(path: str) -> IO[bytes]:
-    lower = path.lower()
-    if lower.endswith(".xz"):
-        return lzma.open(path, "rb")
-    if lower.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if lower.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    return open(path, "rb")
-
-
-def _strip_compression(name: str) -> str:
-    for suffix in (".xz", ".gz", ".bz2"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def _lines(stream: IO[bytes], stats: ReadStats) -> Iterator[str]:
     for raw in stream:
         yield decode_utf8(raw, stats).rstrip("\r\n")
@@ -120,7 +101,7 @@ def _lines(stream: IO[bytes], stats: ReadStats) -> Iterator[str]:
 def _guess_text_format(name: str, first_line: bytes) -> str:
     if first_line.startswith(b"<doc "):
         return "wikiextractor"
-    base = os.path.basename(_strip_compression(name)).lower()
+    base = os.path.basename(strip_compression(name)).lower()
     if base.endswith(".tokens"):
         return "wikitext"
     if base.startswith("ptb.") and base.endswith(".txt"):
@@ -319,7 +300,7 @@ class CorpusReader:
             yield from self._archive_documents(stats)
         else:
             stats.files += 1
-            with _open_binary(self.path) as stream:
+            with open_binary(self.path) as stream:
                 yield from _parse_text_stream(
                     stream, self.path, self.format, stats, self.wikitext_unescape
                 )
@@ -343,7 +324,7 @@ class CorpusReader:
             else:
                 fmt = self.format
             stats.files += 1
-            with _open_binary(full) as stream:
+            with open_binary(full) as stream:
                 yield from _parse_text_stream(
                     stream, full, fmt, stats, self.wikitext_unescape
                 )

@@ -12,33 +12,13 @@ Example:
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
 import os
 from pathlib import Path
 
-_COMPRESSED_SUFFIXES = (".xz", ".gz", ".bz2")
+# Re-exported: the loaders open what `find_file` finds with these.
+from glomo_tf.files.compressed import COMPRESSED_SUFFIXES, open_binary, open_text
 
-
-def open_binary(path: str | os.PathLike) -> io.BufferedIOBase:
-    """Opens `path` for reading bytes, decompressing `.xz`, `.gz` and `.bz2`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"file not found: {path}")
-    if path.suffix == ".xz":
-        return lzma.open(path, "rb")
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    if path.suffix == ".bz2":
-        return bz2.open(path, "rb")
-    return open(path, "rb")
-
-
-def open_text(path: str | os.PathLike) -> io.TextIOBase:
-    """Opens `path` as UTF-8 text (newlines kept as they are), decompressing as needed."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="")
+__all__ = ["find_file", "open_binary", "open_text"]
 
 
 def find_file(folder: str | os.PathLike, *names: str) -> Path:
@@ -50,7 +30,7 @@ def find_file(folder: str | os.PathLike, *names: str) -> Path:
     folder = Path(folder)
     tried = []
     for name in names:
-        for suffix in ("",) + _COMPRESSED_SUFFIXES:
+        for suffix in ("",) + COMPRESSED_SUFFIXES:
             candidate = folder / f"{name}{suffix}"
             tried.append(candidate.name)
             if candidate.is_file():

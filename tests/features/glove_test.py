@@ -1,4 +1,5 @@
 import gzip
+import lzma
 import zipfile
 
 import keras
@@ -37,7 +38,9 @@ def test_load_txt_gz_zip(glove_txt, tmp_path):
     zp = tmp_path / "g.zip"
     with zipfile.ZipFile(zp, "w") as zf:
         zf.writestr("glove.tiny.txt", GLOVE_TXT)
-    for path in (gz, zp):
+    xz = tmp_path / "g.txt.xz"
+    xz.write_bytes(lzma.compress(GLOVE_TXT.encode()))
+    for path in (gz, zp, xz):
         assert load_glove(path)[0] == words
     words, matrix = load_glove(glove_txt, vocabulary={"cat", "the", "zebra"}, max_words=2)
     assert words == ["the", "cat"]
