@@ -37,6 +37,14 @@ Functions (each also a serving signature of the same name; `serving_default` = `
   above. Ids must lie in `[0, vocabulary_size)` on real positions (an
   `InvalidArgumentError` says so otherwise); ids under `mask == 0` are ignored.
 - `module.tokenize(text)`: → dict `tokens`, `ids`, `mask` as in `graphs`.
+- `module.graphs_from_tokens(tokens)`: words already split, `tf.string [B, T]` padded with
+  `""` (padding after the words of a row) → the same dict as `graphs`, position t = word
+  t. The module applies its tokenizer's per-word normalisation (Unicode form, case folding
+  except a literal `N`, digits → `N`) and its vocabulary, but no splitting; `""` is
+  padding (mask 0). A word that normalises to nothing is kept as given. For tasks with
+  their own tokenizer: graphs aligned to their words. Modules exported before this
+  function existed lack it (they still load; `GraphModule.graphs_from_tokens` rebuilds it
+  from their recorded tokenizer settings).
 
 Lengths: T is the longest sequence of the batch, at least 1, at most `max_length`
 (documented in the config; 512 by default). Longer inputs are truncated to their first
@@ -74,10 +82,13 @@ FORMAT_VERSION = 1
 DEFAULT_MAX_LENGTH = 512
 CONFIG_FILENAME = "glomo_module.json"
 VOCAB_FILENAME = "vocabulary.txt"
-SIGNATURES = ("graphs", "graphs_from_ids", "tokenize")
+SIGNATURES = ("graphs", "graphs_from_ids", "tokenize", "graphs_from_tokens")
+# Modules exported before `graphs_from_tokens` existed lack it and still load.
+OPTIONAL_FUNCTIONS = ("graphs_from_tokens",)
 
 TEXT_SIGNATURE = "graphs(text: tf.string [batch]) / tokenize(text: tf.string [batch])"
 IDS_SIGNATURE = "graphs_from_ids(ids: tf.int32 [batch, T], mask: tf.int32 [batch, T])"
+TOKENS_SIGNATURE = "graphs_from_tokens(tokens: tf.string [batch, T], padded with '')"
 
 _OUTPUTS_DOC = {
     "tokens": "tf.string [B, T], padded with ''",
@@ -91,7 +102,7 @@ _OUTPUTS_DOC = {
 def _tokenizer_settings(tokenizer):
     settings = {"class": type(tokenizer).__name__}
     config = tokenizer.get_config() if hasattr(tokenizer, "get_config") else {}
-    for key in ("lowercase", "replace_digits", "normalization_form"):
+    for key in ("lowercase", "replace_digits", "normalization_form", "splitting"):
         if key in config:
             settings[key] = config[key]
     return settings
@@ -128,6 +139,35 @@ def _check_vocabulary(vocabulary, model_vocabulary_size):
 def _pad_width(width):
     """At least one column, so every output has T >= 1."""
     return tf.maximum(tf.cast(width, tf.int64), 1)
+
+
+def _token_normalizer(tokenizer):
+    """The tokenizer's per-word normalisation (`normalize_tokens`), or the identity for a
+    tokenizer without one (its words are then looked up as given)."""
+    return getattr(tokenizer, "normalize_tokens", None) or (lambda words: words)
+
+
+def _prepare_words(tokens, max_length, normalize):
+    """Words `[B, T]` padded with "" → (normalised words, int32 mask), truncated, T >= 1.
+
+    A real word that normalises to nothing (only default-ignorable code points) is kept as
+    given, so that positions stay aligned with the caller's words and every real token is
+    non-empty.
+    """
+    tokens = tokens[:, :max_length]
+    real = tf.not_equal(tokens, "")
+    # Padding must trail the words: the predictor's masks assume real tokens form a prefix.
+    tf.debugging.assert_equal(
+        tf.reduce_any(real[:, 1:] & ~real[:, :-1]), False,
+        message="graphs_from_tokens: padding '' must come after the words of each row")
+    width = tf.shape(tokens, out_type=tf.int64)[1]
+    short = _pad_width(width) - width
+    tokens = tf.pad(tokens, [[0, 0], [0, short]], constant_values="")
+    real = tf.not_equal(tokens, "")
+    words = normalize(tokens)
+    words = tf.where(tf.equal(words, "") & real, tokens, words)
+    words = tf.where(real, words, "")
+    return words, tf.cast(real, tf.int32)
 
 
 class _GraphModuleBuilder:
@@ -202,9 +242,19 @@ class _GraphModuleBuilder:
             tokens = tokenize(text)
             return dict(tokens, graphs=graphs_from_ids(tokens["ids"], tokens["mask"])["graphs"])
 
+        normalize = _token_normalizer(tokenizer)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
+        def graphs_from_tokens(tokens):
+            words, mask = _prepare_words(tokens, max_length, normalize)
+            ids = tf.cast(table.lookup(words), tf.int32) * mask
+            return {"tokens": words, "ids": ids, "mask": mask,
+                    "graphs": graphs_from_ids(ids, mask)["graphs"]}
+
         module.tokenize = tokenize
         module.graphs_from_ids = graphs_from_ids
         module.graphs = graphs
+        module.graphs_from_tokens = graphs_from_tokens
         signatures = {name: getattr(module, name).get_concrete_function()
                       for name in SIGNATURES}
         signatures["serving_default"] = signatures["graphs"]
@@ -448,6 +498,83 @@ def _as_id_batch(value, name):
     return tf.cast(tensor, tf.int32)
 
 
+def _as_token_batch(tokens):
+    """Words `[B, T]` (tensor, ragged tensor, numpy, or lists of str) → tf.string `[B, T]`."""
+    if isinstance(tokens, (str, bytes)):
+        raise ValueError(f"Expected {TOKENS_SIGNATURE}; got one string.")
+    if isinstance(tokens, (list, tuple)):
+        rows = list(tokens)
+        if any(isinstance(row, (str, bytes)) for row in rows):
+            raise ValueError(
+                f"Expected {TOKENS_SIGNATURE}; got a flat list of strings (wrap one "
+                "sentence's words in a list: [[...]]).")
+        try:
+            rows = [[w.encode("utf-8", "surrogatepass") if isinstance(w, str) else w
+                     for w in row] for row in rows]
+            width = max((len(row) for row in rows), default=0)
+            tokens = np.array([list(row) + [b""] * (width - len(row)) for row in rows],
+                              dtype=object).reshape(len(rows), width)
+        except TypeError as e:
+            raise ValueError(f"Expected {TOKENS_SIGNATURE}; could not read the rows: {e}") \
+                from None
+    if isinstance(tokens, tf.RaggedTensor):
+        if tokens.dtype != tf.string or tokens.shape.rank != 2:
+            raise ValueError(f"Expected {TOKENS_SIGNATURE}; got a ragged tensor of dtype "
+                             f"{tokens.dtype.name}, shape {tokens.shape}.")
+        tokens = tokens.to_tensor(default_value="")
+    try:
+        tensor = tf.convert_to_tensor(tokens, tf.string) if isinstance(tokens, np.ndarray) \
+            and tokens.dtype == object else tf.convert_to_tensor(tokens)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"Expected {TOKENS_SIGNATURE}; could not convert input: {e}") from None
+    if tensor.dtype != tf.string or tensor.shape.rank != 2:
+        raise ValueError(
+            f"Expected {TOKENS_SIGNATURE}; got dtype {tensor.dtype.name}, shape {tensor.shape}.")
+    real = tensor.numpy() != b"" if tf.executing_eagerly() else None
+    if real is not None and np.any(real[:, 1:] & ~real[:, :-1]):
+        raise ValueError(f"Expected {TOKENS_SIGNATURE}: padding '' must come after the words "
+                         "of each row.")
+    return tensor
+
+
+class _TokenGraphsOfOldModule:
+    """`graphs_from_tokens` for a module exported before it existed (format 1 all the same).
+
+    Rebuilds the per-word normalisation from the tokenizer settings the config recorded
+    (`GLoMoWordTokenizer.normalize_tokens`) and calls the module's `graphs_from_ids`, so
+    the outputs are those the module's own function would give.
+    """
+
+    def __init__(self, graph_module):
+        settings = dict(graph_module.config.get("tokenizer") or {})
+        if settings.get("class") != "GLoMoWordTokenizer":
+            raise ValueError(
+                f"{graph_module.path} was exported without graphs_from_tokens and with the "
+                f"tokenizer {settings.get('class')!r}, whose word normalisation glomo_tf "
+                "cannot rebuild; re-export the module.")
+        from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
+
+        tokenizer = GLoMoWordTokenizer.from_config(
+            {key: settings[key] for key in
+             ("lowercase", "replace_digits", "normalization_form", "splitting")
+             if key in settings})
+        self.normalize = tokenizer.normalize_tokens
+        self.module = graph_module.module
+        self.max_length = graph_module.max_length
+        with tf.init_scope():
+            self.table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(graph_module.vocabulary, tf.string),
+                    tf.range(len(graph_module.vocabulary), dtype=tf.int64)),
+                default_value=0)
+
+    def __call__(self, tokens):
+        words, mask = _prepare_words(tokens, self.max_length, self.normalize)
+        ids = tf.cast(self.table.lookup(words), tf.int32) * mask
+        return {"tokens": words, "ids": ids, "mask": mask,
+                "graphs": self.module.graphs_from_ids(ids, mask)["graphs"]}
+
+
 class GraphModule:
     """A loaded graph module with checked inputs (returned by `load_graph_module`).
 
@@ -462,6 +589,7 @@ class GraphModule:
         self.path = path
         self.module = module
         self.config = config
+        self._old_module_tokens = None
         with open(module.vocabulary_file.asset_path.numpy().decode("utf-8"),
                   encoding="utf-8") as f:
             self.vocabulary = f.read().split("\n")[:-1]
@@ -505,6 +633,33 @@ class GraphModule:
             )
         return self.module.graphs_from_ids(ids, mask)
 
+    @property
+    def has_token_function(self):
+        """Whether the SavedModel itself has `graphs_from_tokens` (modules exported before
+        it existed do not; `graphs_from_tokens` below works on them all the same)."""
+        return hasattr(self.module, "graphs_from_tokens")
+
+    def graphs_from_tokens(self, tokens):
+        """Words `[B, T]`, padded with `""` → dict `tokens`, `ids`, `mask`, `graphs`.
+
+        The module's own normalisation and vocabulary, no splitting: position t of the
+        outputs is word t of the input (up to `max_length`). On a module exported before
+        the function existed, the normalisation is rebuilt from its recorded tokenizer
+        settings (a `ValueError` if it was not a `GLoMoWordTokenizer`).
+
+        Args:
+            tokens: `tf.string [B, T]` (or a ragged tensor, numpy array, or lists of words).
+
+        Raises:
+            ValueError: not strings of rank 2, or `""` before a word in a row.
+        """
+        tokens = _as_token_batch(tokens)
+        if self.has_token_function:
+            return self.module.graphs_from_tokens(tokens)
+        if self._old_module_tokens is None:
+            self._old_module_tokens = _TokenGraphsOfOldModule(self)
+        return self._old_module_tokens(tokens)
+
     def __repr__(self):
         c = self.config
         return (f"GraphModule({self.path!r}, L={c['num_layers']}, K={c['num_heads']}, "
@@ -529,7 +684,8 @@ def load_graph_module(path):
     except Exception as e:  # TF raises several types for a damaged SavedModel.
         raise ValueError(f"Could not load the GLoMo graph module at {path}: "
                          f"{type(e).__name__}: {e}") from e
-    missing = [name for name in SIGNATURES if not hasattr(module, name)]
+    missing = [name for name in SIGNATURES
+               if name not in OPTIONAL_FUNCTIONS and not hasattr(module, name)]
     if missing:
         raise ValueError(f"{path} is a SavedModel but lacks the functions {missing}.")
     return GraphModule(path, module, config)

@@ -51,14 +51,17 @@ class GLoMoGraphs(keras.layers.Layer):
             handle (URL).
 
     Call arguments:
-        inputs: either text, `tf.string [B]` (or `[B, 1]`), or a dict of ids and mask,
-            `{"token_ids": int [B, T], "padding_mask": [B, T]}` (`{"ids", "mask"}` also).
+        inputs: either text, `tf.string [B]` (or `[B, 1]`); or a dict of ids and mask,
+            `{"token_ids": int [B, T], "padding_mask": [B, T]}` (`{"ids", "mask"}` also);
+            or words a task has split itself, `{"tokens": tf.string [B, T]}` padded with
+            `""` (the module's `graphs_from_tokens`: its normalisation and vocabulary, no
+            splitting, so the graphs' positions are the task's words).
 
     Returns:
-        For text: `{"tokens": string [B, T], "ids": int32 [B, T], "mask": int32 [B, T],
-        "graphs": float32 [B, 2, L, K, T, T]}`; for ids: `{"graphs": ...}`. T is the longest
-        sequence of the batch, truncated to the module's `max_length`, at least 1.
-        Direction 0 is forward (j < i), 1 backward in input order (j > i).
+        For text and tokens: `{"tokens": string [B, T], "ids": int32 [B, T], "mask": int32
+        [B, T], "graphs": float32 [B, 2, L, K, T, T]}`; for ids: `{"graphs": ...}`. T is
+        the longest sequence of the batch, truncated to the module's `max_length`, at
+        least 1. Direction 0 is forward (j < i), 1 backward in input order (j > i).
 
     Example:
     ```python
@@ -134,7 +137,7 @@ class GLoMoGraphs(keras.layers.Layer):
         else:
             raise ValueError(
                 "GLoMoGraphs expects text or a dict with 'token_ids' (+ 'padding_mask'), "
-                f"or 'ids' (+ 'mask'); got keys {sorted(inputs)}."
+                f"'ids' (+ 'mask') or 'tokens'; got keys {sorted(inputs)}."
             )
         if not ids.dtype.is_integer or ids.shape.rank != 2:
             raise ValueError(
@@ -155,7 +158,25 @@ class GLoMoGraphs(keras.layers.Layer):
                 f"GLoMoGraphs expects text of shape [batch] or [batch, 1]; got {text.shape}.")
         return text
 
+    def _as_tokens(self, tokens):
+        if isinstance(tokens, tf.RaggedTensor):
+            tokens = tokens.to_tensor(default_value="")
+        tokens = tf.convert_to_tensor(tokens)
+        if tokens.dtype != tf.string or tokens.shape.rank != 2:
+            raise ValueError(
+                "GLoMoGraphs expects {'tokens': tf.string [batch, T]} (words padded with ''); "
+                f"got dtype {tokens.dtype.name}, shape {tokens.shape}.")
+        return tokens
+
     def call(self, inputs):
+        if isinstance(inputs, dict) and "tokens" in inputs:
+            tokens = self._as_tokens(inputs["tokens"])
+            if self._graph_module.has_token_function:
+                outputs = self.module.graphs_from_tokens(tokens)
+            else:
+                outputs = self._graph_module.graphs_from_tokens(tokens)
+            return {key: tf.stop_gradient(outputs[key])
+                    for key in ("tokens", "ids", "mask", "graphs")}
         if isinstance(inputs, dict):
             ids, mask = self._split_ids(inputs)
             outputs = self.module.graphs_from_ids(ids, mask)
@@ -168,6 +189,21 @@ class GLoMoGraphs(keras.layers.Layer):
         return (batch, 2, self.num_layers, self.num_heads, length, length)
 
     def compute_output_spec(self, inputs):
+        if isinstance(inputs, dict) and "tokens" in inputs:
+            tokens = inputs["tokens"]
+            if tokens.dtype != "string" or len(tokens.shape) != 2:
+                raise ValueError(
+                    "GLoMoGraphs expects {'tokens': tf.string [batch, T]}; got dtype "
+                    f"{tokens.dtype}, shape {tokens.shape}.")
+            batch, length = tokens.shape
+            if length is not None:
+                length = max(1, min(length, self.max_length))
+            return {
+                "tokens": keras.KerasTensor((batch, length), "string"),
+                "ids": keras.KerasTensor((batch, length), "int32"),
+                "mask": keras.KerasTensor((batch, length), "int32"),
+                "graphs": keras.KerasTensor(self._graph_shape(batch, length), "float32"),
+            }
         if isinstance(inputs, dict):
             ids = next((inputs[k] for k, _ in ID_KEYS if k in inputs), None)
             if ids is None:

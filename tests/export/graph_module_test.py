@@ -174,6 +174,103 @@ def test_bad_inputs_name_the_signature(module):
         module.module.graphs(tf.constant([1, 2]))
 
 
+def test_graphs_from_tokens_equals_graphs_of_the_split_text(exported, module):
+    model, _ = exported
+    texts = TEXTS + ["The Cat saw 1999 dogs ."]
+    from_text = module.graphs(texts)
+    split = tiny_module.make_tokenizer().split(texts)
+    from_tokens = module.graphs_from_tokens(split)
+    for key in ("tokens", "ids", "mask", "graphs"):
+        np.testing.assert_array_equal(from_tokens[key].numpy(), from_text[key].numpy(), key)
+    check_contract(from_tokens, module.config)
+    # Loaded module vs the model in memory, on ids the module looked up itself.
+    expected = model.predict_graphs(
+        {"token_ids": from_tokens["ids"], "padding_mask": from_tokens["mask"] > 0})
+    np.testing.assert_allclose(from_tokens["graphs"].numpy(), np.asarray(expected), atol=1e-5)
+    # The serving signature gives the same outputs.
+    served = module.module.signatures["graphs_from_tokens"](
+        tokens=tf.constant([["a", "cat", "sat"], ["dog", "", ""]]))
+    direct = module.graphs_from_tokens([["a", "cat", "sat"], ["dog"]])
+    for key in ("tokens", "ids", "mask", "graphs"):
+        np.testing.assert_array_equal(served[key].numpy(), direct[key].numpy(), key)
+
+
+def test_graphs_from_tokens_normalises_but_does_not_split(module):
+    out = module.graphs_from_tokens([["The", "CAT", "1999", "N", "don't"], ["Ｄｏｇ"], []])
+    tokens = out["tokens"].numpy()
+    assert tokens[0].tolist() == [b"the", b"cat", b"N", b"N", b"don't"]
+    assert tokens[1].tolist() == [b"dog", b"", b"", b"", b""]
+    assert out["ids"].numpy()[0].tolist() == [1, 2, 9, 9, 0]  # "don't" stays one (unknown) word
+    assert out["mask"].numpy().tolist() == [[1] * 5, [1, 0, 0, 0, 0], [0] * 5]
+    assert np.all(out["graphs"].numpy()[2] == 0)
+    # Truncation to max_length, and T >= 1 for an empty batch row set.
+    long = module.graphs_from_tokens([["a"] * (MAX_LENGTH + 3)])
+    assert long["mask"].numpy().sum() == MAX_LENGTH
+    assert module.graphs_from_tokens(tf.zeros((2, 0), tf.string))["graphs"].shape[-1] == 1
+    # A word of default-ignorable code points only is kept as given, still a real position.
+    zero_width = module.graphs_from_tokens([["cat", "\u200b", "sat"]])
+    assert zero_width["mask"].numpy().tolist() == [[1, 1, 1]]
+    assert zero_width["tokens"].numpy()[0, 1] == "\u200b".encode()
+    # Ragged input is padded with "".
+    ragged = module.graphs_from_tokens(tf.ragged.constant([["a", "cat"], ["dog"]]))
+    assert ragged["mask"].numpy().tolist() == [[1, 1], [1, 0]]
+
+
+def test_graphs_from_tokens_rejects_bad_inputs(module):
+    for bad in (["a", "cat"], tf.constant(["a", "cat"]), tf.constant([[1, 2]]), "cat"):
+        with pytest.raises(ValueError, match=r"graphs_from_tokens\(tokens: tf.string"):
+            module.graphs_from_tokens(bad)
+    with pytest.raises(ValueError, match="padding '' must come after the words"):
+        module.graphs_from_tokens([["a", "", "cat"]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must come after the words"):
+        module.module.graphs_from_tokens(tf.constant([["a", "", "cat"]]))
+
+
+class _WithoutTokenFunction:
+    """A loaded module as one exported before graphs_from_tokens existed."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        if name == "graphs_from_tokens":
+            raise AttributeError(name)
+        return getattr(self._module, name)
+
+
+def test_modules_without_graphs_from_tokens_load_and_rebuild_it(exported, module,
+                                                                 monkeypatch):
+    _, path = exported
+    real_load = tf.saved_model.load
+    monkeypatch.setattr(tf.saved_model, "load",
+                        lambda p: _WithoutTokenFunction(real_load(p)))
+    old = load_graph_module(path)
+    assert not old.has_token_function and module.has_token_function
+    words = [["The", "big", "dog", "1999"], ["a", "cat"], []]
+    expected, rebuilt = module.graphs_from_tokens(words), old.graphs_from_tokens(words)
+    for key in ("tokens", "ids", "mask", "graphs"):
+        np.testing.assert_array_equal(rebuilt[key].numpy(), expected[key].numpy(), key)
+    # A tokenizer glomo_tf cannot rebuild: a clear error, not a wrong normalisation.
+    foreign = graph_module.GraphModule(
+        old.path, old.module, dict(old.config, tokenizer={"class": "SentencePiece"}))
+    with pytest.raises(ValueError, match="without graphs_from_tokens.*re-export"):
+        foreign.graphs_from_tokens(words)
+
+
+def test_shipped_module_without_the_function_matches_its_text_graphs():
+    """glomo_wiki_tiny was exported before graphs_from_tokens (legacy punctuation rule)."""
+    from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
+
+    shipped = load_graph_module(os.path.join(REPO, "saved_models", "glomo_wiki_tiny"))
+    assert not shipped.has_token_function
+    settings = {k: v for k, v in shipped.config["tokenizer"].items() if k != "class"}
+    texts = ["The cat didn't sit on the mat in 1999.", "Ｆｕｌｌ width -- ok", ""]
+    split = GLoMoWordTokenizer.from_config(settings).split(texts)
+    from_text, from_tokens = shipped.graphs(texts), shipped.graphs_from_tokens(split)
+    for key in ("tokens", "ids", "mask", "graphs"):
+        np.testing.assert_array_equal(from_tokens[key].numpy(), from_text[key].numpy(), key)
+
+
 def _copy(path, tmp_path):
     target = tmp_path / "copy"
     shutil.copytree(path, target)
@@ -346,7 +443,8 @@ def test_fresh_process_loads_with_hub_only_and_saved_model_cli_lists_signatures(
         pytest.skip("saved_model_cli is not installed beside this Python")
     out, err = show.communicate(timeout=300)
     assert show.returncode == 0, err[-3000:]
-    for name in ("serving_default", "graphs", "graphs_from_ids", "tokenize"):
+    for name in ("serving_default", "graphs", "graphs_from_ids", "tokenize",
+                 "graphs_from_tokens"):
         assert f"signature_def['{name}']" in out, name
     assert "name: serving_default_text:0" in out
     for output in ("outputs['graphs']", "outputs['tokens']", "outputs['mask']"):

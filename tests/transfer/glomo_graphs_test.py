@@ -68,6 +68,29 @@ def test_matches_the_pretrained_model(exported, layer):
     assert np.abs(out["graphs"].numpy()).sum() > 0
 
 
+def test_token_inputs_give_the_graphs_of_the_split_text(exported, layer):
+    _, path = exported
+    from_text = layer(tf.constant(TEXTS))
+    words = tf.ragged.constant(tiny_module.make_tokenizer().split(TEXTS), dtype=tf.string)
+    for tokens in (words, words.to_tensor(default_value="")):
+        from_tokens = layer({"tokens": tokens})
+        assert set(from_tokens) == {"tokens", "ids", "mask", "graphs"}
+        for key in from_tokens:
+            np.testing.assert_array_equal(from_tokens[key].numpy(), from_text[key].numpy(), key)
+    # In a functional model, words the task split itself in, graphs aligned to them out.
+    words_in = keras.Input(shape=(None,), dtype="string")
+    out = layer({"tokens": words_in})
+    assert out["graphs"].shape[2:4] == (2, 2) and out["ids"].dtype == "int32"
+    model = keras.Model(words_in, out["graphs"])
+    graphs = model(tf.constant([["The", "Cat", "sat"], ["a", "dog", ""]]))
+    direct = layer({"tokens": tf.constant([["the", "cat", "sat"], ["a", "dog", ""]])})
+    np.testing.assert_array_equal(np.asarray(graphs), direct["graphs"].numpy())
+    with pytest.raises(ValueError, match=r"'tokens': tf.string \[batch, T\]"):
+        layer({"tokens": tf.constant(["a", "b"])})
+    with pytest.raises(ValueError, match=r"'tokens': tf.string \[batch, T\]"):
+        layer({"tokens": tf.constant([[1, 2]])})
+
+
 def test_bad_inputs(layer, tmp_path):
     with pytest.raises(ValueError, match="tf.string"):
         layer(tf.constant([1, 2]))
