@@ -1,9 +1,8 @@
 """Downloading one file with a pinned SHA-256, atomically.
 
-The file is streamed to a temporary file beside `dest`, hashed on the way, and only
-moved into place (`os.replace`, atomic on one file system) when the digest matches. A
-failed or mismatching download deletes its temporary file and leaves any existing
-`dest` untouched. `file://` URLs work too (the tests use them).
+The file is streamed to a temporary file beside `dest` (`glomo_tf.files.atomic_write`),
+hashed on the way, and only renamed into place when the digest matches. A failed or
+mismatching download deletes its temporary file and leaves any existing `dest` untouched. `file://` URLs work too (the tests use them).
 
 Example:
 
@@ -17,23 +16,15 @@ import hashlib
 import logging
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from glomo_tf.files.atomic_write import atomic_write
+
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """Returns the hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Progress:
@@ -87,30 +78,28 @@ def download(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    digest = hashlib.sha256()
     try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise ConnectionError(
+            f"could not download {url}: {getattr(err, 'reason', err)}. If this machine is "
+            f"offline, put the file at {dest} yourself."
+        ) from err
+    digest = hashlib.sha256()
+    # An error inside the block (broken connection, wrong digest) discards the bytes and
+    # leaves `dest` as it was.
+    with response, atomic_write(dest, "wb") as out:
+        length = response.headers.get("Content-Length") if response.headers else None
+        bar = _Progress(dest.name, int(length) if length else None, progress)
         try:
-            response = urllib.request.urlopen(url, timeout=timeout)
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            raise ConnectionError(
-                f"could not download {url}: {getattr(err, 'reason', err)}. If this machine is "
-                f"offline, put the file at {dest} yourself."
-            ) from err
-        with response, os.fdopen(fd, "wb") as out:
-            fd = -1
-            length = response.headers.get("Content-Length") if response.headers else None
-            bar = _Progress(dest.name, int(length) if length else None, progress)
-            try:
-                for block in iter(lambda: response.read(_CHUNK), b""):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-            except OSError as err:
-                raise ConnectionError(f"download of {url} broke off: {err}") from err
-            finally:
-                bar.close()
+            for block in iter(lambda: response.read(_CHUNK), b""):
+                out.write(block)
+                digest.update(block)
+                bar.update(len(block))
+        except OSError as err:
+            raise ConnectionError(f"download of {url} broke off: {err}") from err
+        finally:
+            bar.close()
         actual = digest.hexdigest()
         if sha256 is None:
             logger.warning("No pinned SHA-256 for %s; got %s (not verified).", url, actual)
@@ -119,9 +108,4 @@ def download(
                 f"SHA-256 mismatch for {url}: expected {sha256.lower()}, got {actual}. "
                 f"The download was discarded; {dest} was not changed."
             )
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if fd != -1:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
+    return dest

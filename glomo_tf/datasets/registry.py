@@ -30,7 +30,9 @@ import zipfile
 from pathlib import Path
 
 from glomo_tf.datasets.data_dir import data_dir
-from glomo_tf.datasets.download import download, sha256_of
+from glomo_tf.datasets.download import download
+from glomo_tf.files.atomic_write import atomic_write
+from glomo_tf.files.sha256 import sha256_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,10 +360,8 @@ def _copy_members(archive, names, opener, members, root: Path) -> None:
             raise ValueError(f"{archive} has no member ending in {suffix!r}")
         target = root / dst
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        with opener(matches[0]) as src, open(tmp, "wb") as out:
+        with opener(matches[0]) as src, atomic_write(target, "wb") as out:
             shutil.copyfileobj(src, out)
-        os.replace(tmp, target)
 
 
 def fetch(

@@ -28,7 +28,6 @@ have the layout of version 1 and are read as such.
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -37,6 +36,8 @@ import warnings
 
 import h5py
 import numpy as np
+
+from glomo_tf.files.sha256 import sha256_of
 
 FORMAT_VERSION = 1
 LATEST = "latest"
@@ -70,14 +71,6 @@ class RestoredCheckpoint:
     step: int
     path: str
     extra_state: dict
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_variables(path, variables):
@@ -240,7 +233,7 @@ class CheckpointManager:
             file_path = os.path.join(path, name)
             if not os.path.isfile(file_path):
                 raise CheckpointCorruptError(f"{file_path} is missing.")
-            if _sha256(file_path) != expected:
+            if sha256_of(file_path) != expected:
                 raise CheckpointCorruptError(f"{file_path} does not match its checksum (truncated or corrupt).")
         if set(state.get("sha256", {})) != {MODEL_FILE, OPTIMIZER_FILE}:
             raise CheckpointCorruptError(f"{state_path} does not list the model and optimizer files.")
@@ -279,7 +272,7 @@ class CheckpointManager:
                 "step": step,
                 "fingerprint": self.fingerprint,
                 "extra_state": extra_state or {},
-                "sha256": {f: _sha256(os.path.join(temp, f)) for f in (MODEL_FILE, OPTIMIZER_FILE)},
+                "sha256": {f: sha256_of(os.path.join(temp, f)) for f in (MODEL_FILE, OPTIMIZER_FILE)},
             }
             with open(os.path.join(temp, STATE), "w") as f:
                 json.dump(state, f, indent=2, sort_keys=True)

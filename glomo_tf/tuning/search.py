@@ -21,10 +21,10 @@ failures in a row stop it) and its `distribution_strategy`.
 """
 
 import dataclasses
-import json
 import math
 import os
 
+from glomo_tf.files.atomic_write import write_json, write_text
 from glomo_tf.presets import resolve_module
 from glomo_tf.tuning.search_space import TRANSFER_MODES
 
@@ -348,14 +348,6 @@ def _trial_summary(trial):
     }
 
 
-def _write_json(path, payload):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def write_best_config(config, hypermodel, values, path):
     """Writes the best values as the config file `glomo finetune/pretrain --config` reads."""
     if config.task == "pretrain":
@@ -369,7 +361,7 @@ def write_best_config(config, hypermodel, values, path):
 
         base = FinetuneConfig(epochs=config.epochs, batch_size=config.batch_size or 32,
                               seed=config.seed)
-    _write_json(path, hypermodel.finetune_config(values, base).to_dict())
+    write_json(path, hypermodel.finetune_config(values, base).to_dict())
     return path
 
 
@@ -451,13 +443,12 @@ def tune(config, hypermodel=None):
         best_values = best[0]["hyperparameters"]
         best_config_path = write_best_config(config, hypermodel, best_values,
                                              os.path.join(project_dir, BEST_CONFIG))
-        _write_json(os.path.join(project_dir, BEST_HYPERPARAMETERS), {
+        write_json(os.path.join(project_dir, BEST_HYPERPARAMETERS), {
             "task": config.task, "transfer": None if config.task == "pretrain" else config.transfer,
             "objective": name, "direction": direction, "trial_id": best_id,
             "score": best_score, "hyperparameters": best_values,
         })
     result = TuneResult(project_dir, name, direction, trials, run, best_id, best_score,
                         best_values, best_config_path, log_dir)
-    with open(os.path.join(project_dir, TRIALS_TABLE), "w", encoding="utf-8") as f:
-        f.write(result.table() + "\n")
+    write_text(os.path.join(project_dir, TRIALS_TABLE), result.table() + "\n")
     return result

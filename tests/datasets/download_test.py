@@ -2,7 +2,8 @@ import hashlib
 
 import pytest
 
-from glomo_tf.datasets.download import download, sha256_of
+from glomo_tf.datasets.download import download
+from glomo_tf.files.sha256 import sha256_of
 
 
 def _source(tmp_path, content=b"hello glomo\n" * 1000):
@@ -27,14 +28,14 @@ def test_bad_checksum_keeps_old_file(tmp_path):
     with pytest.raises(ValueError, match="SHA-256 mismatch"):
         download(src.as_uri(), dest, "0" * 64, progress=False)
     assert dest.read_bytes() == b"old good file"
-    assert not list(tmp_path.glob("*.part"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.bin", "src.bin"]  # no temporary
 
 
 def test_missing_source_is_connection_error(tmp_path):
     with pytest.raises(ConnectionError, match="could not download"):
         download((tmp_path / "absent").as_uri(), tmp_path / "x", None, progress=False)
     assert not (tmp_path / "x").exists()
-    assert not list(tmp_path.glob("*.part"))
+    assert not list(tmp_path.iterdir())
 
 
 def test_no_pinned_checksum_downloads(tmp_path):
