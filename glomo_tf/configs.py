@@ -23,10 +23,18 @@ def _check_positive(name, value, minimum=1):
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
 
 
-def _check_positive_number(name, value):
-    # numbers.Real admits numpy scalars (a tuner's or a sweep's values), not bools.
+def check_positive_number(name, value, allow_none=False):
+    """Raises `ValueError` unless `value` is a real number > 0 (or None, if allowed).
+
+    The one check of positive real settings (learning rates, ranges, clips) everywhere.
+    """
+    if allow_none and value is None:
+        return
+    # numbers.Real admits numpy scalars (a tuner's or a sweep's values), not bools; `not
+    # value > 0` also refuses NaN.
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"`{name}` must be a number > 0, got {value!r}.")
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"`{name}` must be a number > 0{extra}, got {value!r}.")
 
 
 @dataclasses.dataclass
@@ -88,7 +96,7 @@ class GLoMoConfig:
             )
         if self.sparse_mode not in SPARSE_MODES:
             raise ValueError(f"`sparse_mode` must be one of {SPARSE_MODES}, got {self.sparse_mode!r}.")
-        _check_positive_number("embedding_init_range", self.embedding_init_range)
+        check_positive_number("embedding_init_range", self.embedding_init_range)
         if self.sequence_length <= self.context_length:
             raise ValueError(
                 f"`sequence_length` ({self.sequence_length}) must exceed `context_length` "
@@ -240,7 +248,7 @@ class PretrainConfig:
             raise ValueError(
                 f"`window_stride_jitter` must be an int >= 0 and below `window_stride`, got "
                 f"{self.window_stride_jitter!r}.")
-        _check_positive_number("learning_rate", self.learning_rate)
+        check_positive_number("learning_rate", self.learning_rate)
 
     @classmethod
     def for_model(cls, name, **overrides):

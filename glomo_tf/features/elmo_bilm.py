@@ -49,6 +49,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from glomo_tf.configs import check_positive_number
+
 BEGINNING_OF_SENTENCE_CHARACTER = 256
 END_OF_SENTENCE_CHARACTER = 257
 BEGINNING_OF_WORD_CHARACTER = 258
@@ -253,8 +255,7 @@ class LSTMCellWithProjection(keras.layers.Layer):
                 f"{projection_units!r}."
             )
         for name, value in (("cell_clip", cell_clip), ("proj_clip", proj_clip)):
-            if value is not None and not float(value) > 0:
-                raise ValueError(f"`{name}` must be > 0 or None, got {value!r}.")
+            check_positive_number(name, value, allow_none=True)
         self.units = units
         self.projection_units = projection_units
         self.cell_clip = None if cell_clip is None else float(cell_clip)

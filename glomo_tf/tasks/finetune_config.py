@@ -6,6 +6,8 @@ import dataclasses
 import json
 import os
 
+from glomo_tf.configs import check_positive_number
+
 TASKS = ("imdb", "sst2", "nli", "squad")
 FEATURES = ("glove", "elmo")
 TRANSFERS = ("none", "uniform", "embeddings", "rnn")
@@ -178,9 +180,7 @@ class FinetuneConfig:
             raise ValueError(
                 "FinetuneConfig.graphs_untrained needs graph_cache=True (the untrained "
                 "predictor's graphs are computed into a cache).")
-        if not float(self.learning_rate) > 0:
-            raise ValueError(
-                f"FinetuneConfig.learning_rate must be > 0, got {self.learning_rate!r}.")
+        check_positive_number("FinetuneConfig.learning_rate", self.learning_rate)
         if self.max_chars < self.char_width:
             raise ValueError(
                 f"FinetuneConfig.max_chars ({self.max_chars}) must be >= char_width "
