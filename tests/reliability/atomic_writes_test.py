@@ -100,7 +100,7 @@ def test_kill_while_saving_a_checkpoint_keeps_the_last_good_one(tmp_path, where)
 
 _VOCABULARY_AND_MODULE_SCRIPT = textwrap.dedent("""
     import os, signal, sys
-    from glomo_tf.data import vocabulary
+    from glomo_tf.data import vocabulary, vocabulary_file
     directory = sys.argv[1]
 
     def die(*args, **kwargs):
@@ -108,7 +108,7 @@ _VOCABULARY_AND_MODULE_SCRIPT = textwrap.dedent("""
 
     if sys.argv[2] == "vocabulary":
         vocabulary.save_vocabulary(["<unk>", "old", "words"], os.path.join(directory, "vocab.txt"))
-        vocabulary.os.fsync = die  # the new file is written, not yet renamed
+        vocabulary_file.os.fsync = die  # the new file is written, not yet renamed
         vocabulary.save_vocabulary(["<unk>", "new", "words", "here"], os.path.join(directory, "vocab.txt"))
     else:
         from glomo_tf.export import graph_module
