@@ -9,14 +9,25 @@ bad arguments, a missing module or data, or a bad config file.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 
 from glomo_tf.presets import resolve_module
-from glomo_tf.tasks.finetune_config import FEATURES, TASKS, TRANSFERS
+from glomo_tf.tasks.finetune_config import FEATURES, PRESETS, STOPPING, TASKS, TRANSFERS
 
 COMMANDS = ("finetune",)
+
+
+def _positive_float(value):
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
 
 
 def _positive(value):
@@ -66,6 +77,32 @@ def add_parser(subparsers):
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="JSON object of FinetuneConfig fields; flags override it")
     parser.add_argument("--data-dir", default=None, help="data folder (default GLOMO_DATA_DIR)")
+    parser.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                        help="a named bundle of settings (released-squad: Adadelta lr 0.5 rho "
+                             "0.95, no clipping, hidden 76, lr halved after 3 validations "
+                             "without gain); --config and flags override it")
+    parser.add_argument("--optimizer", default=None, choices=("adam", "adadelta"))
+    parser.add_argument("--learning-rate", type=_positive_float, default=None)
+    parser.add_argument("--hidden-dim", type=_positive, default=None)
+    parser.add_argument("--stopping", default=None, choices=STOPPING,
+                        help="early_stopping (restore the best weights), halve_lr (the released "
+                             "rule) or none; the test score is always the best-on-validation "
+                             "model's")
+    parser.add_argument("--patience", type=_positive, default=None,
+                        help="validations without gain before stopping / halving (default 3)")
+    parser.add_argument("--validations-per-epoch", type=_positive, default=None)
+    parser.add_argument("--graphs-untrained", action="store_true",
+                        help="ablation: graphs from a randomly initialised predictor of the "
+                             "module's shape, with its tokenizer")
+    parser.add_argument("--untrained-seed", type=int, default=None)
+    parser.add_argument("--no-graph-cache", action="store_true",
+                        help="compute dense graphs in the model every step instead of once")
+    parser.add_argument("--graph-cache-dir", default=None, metavar="DIR",
+                        help="where graph caches live (default OUT/graph_cache, else "
+                             "$GLOMO_CACHE_DIR or ~/.cache/glomo_tf/graph_cache)")
+    parser.add_argument("--graph-top-k", type=_positive, default=None,
+                        help="keep at most K entries per graph row in the cache (default: all)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run, command="finetune")
     return parser
 
@@ -82,25 +119,46 @@ def run(args):
     from glomo_tf.tasks.finetune_config import FinetuneConfig
 
     try:
-        config = FinetuneConfig.from_json(args.config) if args.config else FinetuneConfig()
+        values = FinetuneConfig.preset(args.preset).to_dict() if args.preset else {}
+        if args.config:
+            values.update({k: v for k, v in FinetuneConfig.from_json(args.config).to_dict().items()
+                           if k in _explicit_fields(args.config)})
+        config = FinetuneConfig.from_dict(values)
     except TypeError as e:  # unknown or mistyped fields of the config file
         raise ValueError(str(e)) from None
     overrides = {}
-    if args.glove is not None:
-        overrides["glove"] = args.glove
-    if args.elmo is not None:
-        overrides["elmo"] = args.elmo
-    metrics = finetune(
-        args.task, args.features or config.features, args.transfer or config.transfer, graphs,
-        epochs=args.epochs or config.epochs,
-        batch_size=args.batch_size or config.batch_size,
-        max_examples=args.max_train or config.max_train,
-        max_eval=args.max_eval or config.max_eval,
-        seed=config.seed if args.seed is None else args.seed,
-        out_dir=args.out, config=config, data_dir=args.data_dir, **overrides)
+    for flag, field in (("glove", "glove"), ("elmo", "elmo"), ("optimizer", "optimizer"),
+                        ("learning_rate", "learning_rate"), ("hidden_dim", "hidden_dim"),
+                        ("stopping", "stopping"), ("patience", "patience"),
+                        ("validations_per_epoch", "validations_per_epoch"),
+                        ("untrained_seed", "untrained_seed"),
+                        ("graph_cache_dir", "graph_cache_dir"), ("graph_top_k", "graph_top_k")):
+        if getattr(args, flag) is not None:
+            overrides[field] = getattr(args, flag)
+    if args.graphs_untrained:
+        overrides["graphs_untrained"] = True
+    if args.no_graph_cache:
+        overrides["graph_cache"] = False
+    # Progress bars on stderr: stdout carries only the metrics JSON (pipeable).
+    with contextlib.redirect_stdout(sys.stderr):
+        metrics = finetune(
+            args.task, args.features or config.features, args.transfer or config.transfer,
+            graphs, epochs=args.epochs or config.epochs,
+            batch_size=args.batch_size or config.batch_size,
+            max_examples=args.max_train or config.max_train,
+            max_eval=args.max_eval or config.max_eval,
+            seed=config.seed if args.seed is None else args.seed,
+            out_dir=args.out, config=config, data_dir=args.data_dir,
+            verbose=0 if args.quiet else 1, **overrides)
     shown = {k: v for k, v in metrics.items() if k != "config"}
     print(json.dumps(shown, indent=2, sort_keys=True))
     return 0
+
+
+def _explicit_fields(path):
+    """The fields a config file sets (so a preset keeps the ones it does not)."""
+    with open(path, encoding="utf-8") as f:
+        return set(json.load(f))
 
 
 def main(argv=None):

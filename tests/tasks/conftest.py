@@ -128,6 +128,18 @@ def _quiet():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _graph_cache_dir(tmp_path_factory):
+    # Runs without out_dir / graph_cache_dir would otherwise cache under ~/.cache.
+    previous = os.environ.get("GLOMO_CACHE_DIR")
+    os.environ["GLOMO_CACHE_DIR"] = str(tmp_path_factory.mktemp("graph_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("GLOMO_CACHE_DIR", None)
+    else:
+        os.environ["GLOMO_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def graphs_layer(graph_module_dir):
     from glomo_tf.transfer.glomo_graphs import GLoMoGraphs

@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 
 from glomo_tf.tasks import commands
@@ -13,7 +15,7 @@ SMALL = {"hidden_dim": 4, "char_filters": 4, "char_dim": 2, "char_width": 3, "ma
 
 
 @pytest.mark.parametrize("task, transfer", [
-    ("sst2", "embeddings"), ("imdb", "uniform"), ("nli", "embeddings"),
+    ("sst2", "embeddings"), ("sst2", "rnn"), ("imdb", "uniform"), ("nli", "embeddings"),
     pytest.param("squad", "rnn", marks=pytest.mark.slow)])
 def test_finetune_end_to_end(task, transfer, graphs_layer, glove_file, data_root, tmp_path):
     metrics = finetune(task, "glove", transfer, graphs_layer, epochs=1, batch_size=4,
@@ -100,3 +102,122 @@ def test_cli_runs_and_writes_json(tmp_path, capsys, graph_module_dir, glove_file
     assert printed["transfer"] == "uniform"
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["accuracy"] == printed["accuracy"] and saved["config"]["batch_size"] == 8
+
+
+# ----------------------------------------------------- validation, callbacks, cache
+def _rebuild(metrics, graphs_layer, data_root, cache_dir):
+    """The run's model rebuilt from its config, and its test dataset (reusing the caches)."""
+    from glomo_tf.tasks import finetune as steps
+    from glomo_tf.tasks.token_features import token_features
+
+    config = steps.resolve_config(metrics["config"])
+    graphs, module, source = steps.load_graphs(config, graphs_layer)
+    data = steps.prepare_data(config, module, data_root)
+    caches, summary = steps.graph_caches(config, source, data, cache_dir)
+    layer, _ = token_features(config, data.vocabulary)
+    model = steps.build_model(config, graphs, layer, cached=caches is not None)
+    return model, steps.datasets(config, data, caches)[2], summary
+
+
+def test_test_score_is_the_best_validation_models(graphs_layer, glove_file, data_root,
+                                                  tmp_path):
+    out = tmp_path / "run"
+    metrics = finetune("sst2", "glove", "embeddings", graphs_layer, epochs=4, batch_size=4,
+                       seed=2, out_dir=str(out), data_dir=data_root, glove=glove_file,
+                       stopping="early_stopping", patience=1, learning_rate=0.05, **SMALL)
+    # SST-2's dev set is the test set: validation is held out of train (10%, at least 1).
+    assert metrics["validation_examples"] >= 1
+    # 17 labelled rows from the loader, one all-unknown ("?!") skipped after the split.
+    assert metrics["train_examples"] + metrics["validation_examples"] == 16
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] <= 4
+    assert 0 <= metrics["validation_accuracy"] <= 100
+    assert (out / "best.weights.h5").is_file() and (out / "tensorboard").is_dir()
+    assert json.loads((out / "config.json").read_text())["stopping"] == "early_stopping"
+    assert all(v["built"] for v in metrics["graph_cache"].values())
+    assert metrics["glove"] == "glove.tiny.txt" and metrics["glove_dim"] == 6
+    model, test, summary = _rebuild(metrics, graphs_layer, data_root, str(out / "graph_cache"))
+    assert not any(v["built"] for v in summary.values())  # the run's caches are reused
+    model.load_weights(str(out / "best.weights.h5"))
+    from glomo_tf.tasks.finetune import accuracy
+
+    assert accuracy(model, test) == metrics["accuracy"]
+
+
+def test_cached_graphs_give_the_dense_paths_predictions(graphs_layer, glove_file, data_root,
+                                                        tmp_path):
+    from glomo_tf.tasks import finetune as steps
+    from glomo_tf.tasks.token_features import token_features
+
+    outputs = {}
+    for cached in (True, False):
+        config = steps.resolve_config(task="nli", transfer="embeddings", glove=glove_file,
+                                      graph_cache=cached, graph_cache_dir=str(tmp_path),
+                                      batch_size=3, **SMALL)
+        graphs, module, source = steps.load_graphs(config, graphs_layer)
+        data = steps.prepare_data(config, module, data_root)
+        caches, _ = steps.graph_caches(config, source, data, str(tmp_path))
+        assert (caches is not None) == cached
+        import keras
+
+        keras.utils.set_random_seed(0)
+        model = steps.build_model(config, graphs, token_features(config, data.vocabulary)[0],
+                                  cached=cached)
+        if cached:
+            weights = model.get_weights()
+        else:
+            model.set_weights(weights)
+        test = steps.datasets(config, data, caches)[2]
+        outputs[cached] = np.concatenate([np.asarray(model.predict_on_batch(x)) for x, _ in test])
+    np.testing.assert_allclose(outputs[True], outputs[False], rtol=1e-5, atol=1e-6)
+
+
+def test_untrained_predictor_ablation(graphs_layer, glove_file, data_root, tmp_path):
+    metrics = finetune("sst2", "glove", "rnn", graphs_layer, epochs=1, batch_size=4,
+                       max_eval=4, data_dir=data_root, glove=glove_file, graphs_untrained=True,
+                       graph_cache_dir=str(tmp_path), stopping="halve_lr", **SMALL)
+    assert metrics["graphs_untrained"] is True and 0 <= metrics["accuracy"] <= 100
+    manifests = [json.loads(p.read_text()) for p in tmp_path.glob("*/manifest.json")]
+    assert manifests and all(m["module"]["untrained_seed"] == 0 for m in manifests)
+    with pytest.raises(ValueError, match="graph_cache"):
+        FinetuneConfig(transfer="embeddings", graphs_untrained=True, graph_cache=False)
+    with pytest.raises(ValueError, match="GLoMo transfer"):
+        FinetuneConfig(transfer="uniform", graphs_untrained=True)
+
+
+def test_preset_and_new_flags(tmp_path, capsys, graph_module_dir, glove_file, data_root):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(SMALL))
+    status, out = _cli(["finetune", "--task", "sst2", "--transfer", "embeddings", "--graphs",
+                        graph_module_dir, "--glove", glove_file, "--preset", "released-squad",
+                        "--config", str(config), "--data-dir", data_root, "--patience", "2",
+                        "--graph-top-k", "4", "--out", str(tmp_path / "run")], capsys)
+    assert status == 0, out.err
+    printed = json.loads(out.out)          # stdout: the metrics only; progress on stderr
+    assert printed["validation_accuracy"] >= 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["optimizer"], saved["learning_rate"], saved["stopping"]) == \
+        ("adadelta", 0.5, "halve_lr")
+    assert saved["hidden_dim"] == SMALL["hidden_dim"]   # the config file beats the preset
+    assert (saved["patience"], saved["graph_top_k"]) == (2, 4)
+    assert FinetuneConfig.preset("released-squad").hidden_dim == 76
+    with pytest.raises(ValueError, match="preset"):
+        FinetuneConfig.preset("nope")
+
+
+def test_cache_of_another_module_is_refused_in_one_line(tmp_path, capsys, graph_module_dir,
+                                                         glove_file, data_root):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(SMALL))
+    argv = ["finetune", "--task", "sst2", "--transfer", "embeddings", "--graphs",
+            graph_module_dir, "--glove", glove_file, "--config", str(config), "--data-dir",
+            data_root, "--graph-cache-dir", str(tmp_path / "cache"), "--quiet"]
+    status, out = _cli(argv, capsys)
+    assert status == 0, out.err
+    manifest = next((tmp_path / "cache").glob("sst2-train-*/manifest.json"))
+    values = json.loads(manifest.read_text())
+    values["module"]["variables_sha256"] = "f" * 64
+    manifest.write_text(json.dumps(values))
+    status, out = _cli(argv, capsys)
+    lines = out.err.strip().splitlines()
+    assert status == 2 and len(lines) == 1, out.err
+    assert "another module" in lines[0] and "ffffffffffff" in lines[0]
