@@ -324,6 +324,26 @@ REGISTRY: dict[str, DataSetEntry] = {
                 ),
             ),
         ),
+        DataSetEntry(
+            "ud-english-ewt-dev",
+            "ud_english_ewt",
+            "Universal Dependencies English-EWT r2.16 dev, gold trees in CoNLL-U "
+            "(glomo evaluate)",
+            (
+                DataFile(
+                    "ud_english_ewt/en_ewt-ud-dev.conllu.xz",
+                    "343a1f0431c7eb0f7cf51f4d60d5d2b59dc0c94d26a4cd2fd4d4ab9c6af2dae4",
+                ),
+            ),
+            (
+                Upstream(
+                    "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/"
+                    "r2.16/en_ewt-ud-dev.conllu",
+                    "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
+                    "ud_english_ewt/en_ewt-ud-dev.conllu",
+                ),
+            ),
+        ),
     ]
 }
 
