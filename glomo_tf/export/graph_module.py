@@ -615,6 +615,43 @@ class GraphModule:
     def variables(self):
         return list(self.module.variables)
 
+    @property
+    def splitting(self):
+        """The word-splitting rule the module's tokenizer recorded (`SPLITTING_MODES`);
+        `"punctuation"` for modules exported before the rule was recorded."""
+        return (self.config.get("tokenizer") or {}).get("splitting", "punctuation")
+
+    def word_char_spans(self, texts):
+        """Character spans `[(start, end), ...]` of each text's words, before normalisation.
+
+        The same splitting ops as the module's own (`split_words_with_offsets` with its
+        recorded rule), on the raw text: with `"english"` and `"whitespace"` the spans are
+        exactly the module's tokens of the text (before truncation to `max_length`); with
+        the legacy `"punctuation"` rule the module splits the NFKC form instead, so a text
+        that normalisation changes may give another count (callers compare counts).
+
+        Args:
+            texts: a list of str.
+
+        Returns:
+            A list (one per text) of lists of `(start, end)` character offsets.
+        """
+        from glomo_tf.data.word_splitting import split_words_with_offsets
+
+        encoded = [text.encode("utf-8", errors="replace") for text in texts]
+        if not encoded:
+            return []
+        _, starts, ends = split_words_with_offsets(tf.constant(encoded), self.splitting)
+        out = []
+        for text, row_starts, row_ends in zip(texts, starts.to_list(), ends.to_list()):
+            # Byte offset of each character's first byte, plus the end: bytes -> characters.
+            widths = [len(ch.encode("utf-8", errors="replace")) for ch in text]
+            byte_of_char = np.concatenate([[0], np.cumsum(widths, dtype=np.int64)])
+            first = np.searchsorted(byte_of_char, row_starts)
+            last = np.searchsorted(byte_of_char, row_ends)
+            out.append([(int(s), int(e)) for s, e in zip(first, last)])
+        return out
+
     def graphs(self, text):
         """Text `[B]` → dict `tokens`, `ids`, `mask`, `graphs` (see the module contract)."""
         return self.module.graphs(_as_string_batch(text))

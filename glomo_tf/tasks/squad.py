@@ -89,6 +89,7 @@ def prepare_squad(graph_module, squad_data, max_context_tokens=400, max_question
     context_cap = min(max_context_tokens, graph_module.max_length - 1)
     question_cap = min(max_question_tokens, graph_module.max_length - 1)
     aligned = {}
+    context_spans = dict(zip(contexts, graph_module.word_char_spans(contexts)))
     out = collections.defaultdict(list)
     vocabulary = set()
     for ex, q_tokens, q_known in zip(examples, question_tokens, question_known):
@@ -106,7 +107,7 @@ def prepare_squad(graph_module, squad_data, max_context_tokens=400, max_question
             counts["question_too_long"] += 1
             continue
         if ex.context not in aligned:
-            aligned[ex.context] = token_char_spans(ex.context, c_tokens)
+            aligned[ex.context] = token_char_spans(context_spans[ex.context], c_tokens)
         spans = aligned[ex.context]
         if spans is None:
             counts["context_not_aligned"] += 1

@@ -1,84 +1,35 @@
 """SQuAD spans over the graph module's tokens: character offsets, answer mapping, decoding.
 
-The module returns normalised tokens without offsets. `token_char_spans` re-splits the
-raw text in Python with the module tokenizer's rules (`GLoMoWordTokenizer`: whitespace
-and control/format characters separate and are dropped; `<unk>`, numbers with inner
-`.`/`,` and every punctuation/symbol character are tokens of their own) and accepts the
-result only when it gives as many pieces as the module's tokens — otherwise the context
-cannot be aligned and its questions are skipped (counted by the caller).
+The module returns normalised tokens without offsets. Their character spans come from the
+module's own splitting ops on the raw text (`GraphModule.word_char_spans`), and a context is
+accepted only when it gives as many spans as the module's tokens — otherwise it cannot be
+aligned and its questions are skipped (counted by the caller).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import numpy as np
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)+")
-_UNK = "<unk>"
 
+def token_char_spans(spans, tokens):
+    """`spans` (a text's word spans) when they align with the module's `tokens`, else None.
 
-def _separator(ch):
-    return ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf")
+    Args:
+        spans: `[(start, end), ...]` from `GraphModule.word_char_spans`.
+        tokens: the module's tokens of the same text (str or bytes; padding "" ignored).
 
-
-def _own_token(ch):
-    return unicodedata.category(ch)[0] in "PS"
-
-
-def split_with_offsets(text):
-    """`[(start, end), ...]` character spans of the tokenizer's pieces of `text`.
+    Returns:
+        `spans` as a list, or None if the counts differ.
 
     Example:
 
-    >>> split_with_offsets("Don't stop, 3.5 m!")
-    [(0, 3), (3, 4), (4, 5), (6, 10), (10, 11), (12, 15), (16, 17), (17, 18)]
+    >>> token_char_spans([(0, 2), (3, 5)], ["do", "it", ""])
+    [(0, 2), (3, 5)]
+    >>> token_char_spans([(0, 2), (3, 5)], ["do"]) is None
+    True
     """
-    spans, i, n = [], 0, len(text)
-    while i < n:
-        ch = text[i]
-        if _separator(ch):
-            i += 1
-            continue
-        if text.startswith(_UNK, i):
-            spans.append((i, i + len(_UNK)))
-            i += len(_UNK)
-            continue
-        number = _NUMBER.match(text, i)
-        if number:
-            spans.append((i, number.end()))
-            i = number.end()
-            continue
-        if _own_token(ch):
-            spans.append((i, i + 1))
-            i += 1
-            continue
-        j = i + 1
-        while j < n and not (_separator(text[j]) or _own_token(text[j])
-                             or text.startswith(_UNK, j) or _NUMBER.match(text, j)):
-            j += 1
-        spans.append((i, j))
-        i = j
-    return spans
-
-
-def token_char_spans(text, tokens):
-    """Character spans of the module's `tokens` of `text`, or None when they do not align.
-
-    Args:
-        text: the raw string given to the module.
-        tokens: the module's tokens of `text` (str or bytes; padding "" ignored).
-
-    Returns:
-        A list of `(start, end)` per token, or None if the piece counts differ.
-    """
-    tokens = [t.decode("utf-8") if isinstance(t, bytes) else t for t in tokens]
     tokens = [t for t in tokens if t]
-    spans = split_with_offsets(text)
-    if len(spans) != len(tokens):
-        return None
-    return spans
+    return list(spans) if len(spans) == len(tokens) else None
 
 
 def answer_token_span(spans, answer_start, answer_text):

@@ -65,6 +65,9 @@ class UntrainedGraphSource:
     def tokenize(self, text):
         return self.graph_module.tokenize(text)
 
+    def word_char_spans(self, texts):
+        return self.graph_module.word_char_spans(texts)
+
     def graphs_from_ids(self, ids, mask=None):
         ids = tf.convert_to_tensor(ids, tf.int32)
         mask = tf.ones_like(ids) if mask is None else tf.cast(mask, tf.int32)

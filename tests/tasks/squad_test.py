@@ -4,36 +4,50 @@ import numpy as np
 import pytest
 
 from glomo_tf.tasks import squad
-from glomo_tf.tasks.squad_spans import (
-    answer_token_span, best_span, span_text, split_with_offsets, token_char_spans)
+from glomo_tf.tasks.squad_spans import answer_token_span, best_span, span_text, token_char_spans
 
-CONTEXT = "The cat's mat cost 3.50 dollars in 1990s-era <unk> shops."
+CONTEXT = "The cat's mat cost 3.50 dollars — don't ask — in 1990s-era <unk> shops."
+# The words of CONTEXT with the module's English splitting (and their character spans).
+WORDS = ["The", "cat", "'s", "mat", "cost", "3.50", "dollars", "—", "do", "n't", "ask", "—",
+         "in", "1990s", "-", "era", "<unk>", "shops", "."]
 
 
-def test_offsets_follow_the_module_tokenizer(graph_module_dir):
+def _spans(words, text):
+    spans, at = [], 0
+    for word in words:
+        at = text.index(word, at)
+        spans.append((at, at + len(word)))
+        at += len(word)
+    return spans
+
+
+def test_offsets_come_from_the_module_tokenizer(graph_module_dir):
     from glomo_tf.export.graph_module import load_graph_module
 
     module = load_graph_module(graph_module_dir)
+    assert module.splitting == "english"
     out = module.tokenize([CONTEXT])
     tokens = [t.decode() for t in out["tokens"].numpy()[0]]
-    spans = token_char_spans(CONTEXT, tokens)
-    assert spans is not None and len(spans) == len(tokens)
-    pieces = [CONTEXT[s:e] for s, e in spans]
-    assert pieces == ["The", "cat", "'", "s", "mat", "cost", "3.50", "dollars", "in", "1990s",
-                      "-", "era", "<unk>", "shops", "."]
-    assert tokens[6] == "N" and tokens[9] == "N" and tokens[0] == "the"
-    assert token_char_spans(CONTEXT, tokens[:-1]) is None  # counts differ: not aligned
+    [spans] = module.word_char_spans([CONTEXT])
+    assert token_char_spans(spans, tokens) == spans
+    assert [CONTEXT[s:e] for s, e in spans] == WORDS
+    assert tokens[5] == "N" and tokens[0] == "the" and tokens[2] == "'s"
+    assert token_char_spans(spans, tokens[:-1]) is None  # counts differ: not aligned
+    # Characters, not bytes: the spans after a multi-byte character stay on their words.
+    [accented] = module.word_char_spans(["café — naïve, ok"])
+    assert [("café — naïve, ok")[s:e] for s, e in accented] == ["café", "—", "naïve", ",", "ok"]
+    assert module.word_char_spans([]) == [] and module.word_char_spans([""]) == [[]]
 
 
 def test_answer_mapping_by_hand():
-    spans = split_with_offsets(CONTEXT)
+    spans = _spans(WORDS, CONTEXT)
     start = CONTEXT.index("3.50")
-    assert answer_token_span(spans, start, "3.50 dollars") == (6, 7)
+    assert answer_token_span(spans, start, "3.50 dollars") == (5, 6)
     # An answer cutting into a token still covers that token.
-    assert answer_token_span(spans, CONTEXT.index("ollars"), "ollars in") == (7, 8)
+    assert answer_token_span(spans, CONTEXT.index("ollars"), "ollars —") == (6, 7)
     assert answer_token_span(spans, len(CONTEXT) + 5, "x") is None
     assert answer_token_span(spans, 3, " ") is None
-    assert span_text(CONTEXT, spans, 6, 7) == "3.50 dollars"
+    assert span_text(CONTEXT, spans, 5, 6) == "3.50 dollars"
 
 
 def test_best_span_respects_the_length_limit():
