@@ -10,23 +10,11 @@
 Names are imported lazily, so that `glomo --help` does not load TensorFlow.
 """
 
-import importlib
+from glomo_tf.lazy_exports import lazy_exports
 
-_EXPORTS = {
-    "TuneConfig": "glomo_tf.tuning.search",
-    "TuneResult": "glomo_tf.tuning.search",
-    "SearchFailedError": "glomo_tf.tuning.search",
-    "tune": "glomo_tf.tuning.search",
-    "PretrainHyperModel": "glomo_tf.tuning.pretrain_hypermodel",
-    "PlantedTransferHyperModel": "glomo_tf.tuning.transfer_hypermodel",
-    "TaskTransferHyperModel": "glomo_tf.tuning.transfer_hypermodel",
-    "resolve_space": "glomo_tf.tuning.search_space",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'glomo_tf.tuning' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __all__ = lazy_exports(__name__, {
+    "search": ("TuneConfig", "TuneResult", "SearchFailedError", "tune"),
+    "pretrain_hypermodel": ("PretrainHyperModel",),
+    "transfer_hypermodel": ("PlantedTransferHyperModel", "TaskTransferHyperModel"),
+    "search_space": ("resolve_space",),
+})
