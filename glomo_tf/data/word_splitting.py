@@ -103,6 +103,14 @@ def split_words_with_offsets(text, splitting="english"):
     kept = _ENGLISH_KEPT if splitting == "english" else _PUNCTUATION_KEPT
     words, word_starts, word_ends = tf_text.regex_split_with_offsets(
         pieces.flat_values, _DROPPED + "|" + kept, kept)
-    piece_starts = tf.expand_dims(starts.flat_values, 1)
+    # Each word's piece start, gathered by its piece index found in the row splits. A
+    # ragged + dense broadcast, tf.repeat and RaggedTensor.value_rowids all tile to a
+    # dense [pieces, most words in one piece] tensor: gigabytes for one long run of emoji
+    # next to a text of many short pieces.
+    splits = word_starts.row_splits
+    piece_of_word = tf.searchsorted(
+        splits, tf.range(splits[-1], dtype=splits.dtype), side="right") - 1
+    piece_starts = tf.gather(starts.flat_values, piece_of_word)
+    shift = lambda r: r.with_flat_values(r.flat_values + piece_starts)  # noqa: E731
     merge = lambda r: pieces.with_flat_values(r).merge_dims(-2, -1)  # noqa: E731
-    return merge(words), merge(word_starts + piece_starts), merge(word_ends + piece_starts)
+    return merge(words), merge(shift(word_starts)), merge(shift(word_ends))

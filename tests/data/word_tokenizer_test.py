@@ -236,6 +236,18 @@ def test_offsets_point_into_the_raw_text():
     assert words == ["i", "do", "n't", "see", "u.s.", "fine", "."]
 
 
+@pytest.mark.parametrize("splitting", ["english", "punctuation"])
+def test_one_long_run_of_words_beside_many_pieces_stays_small(splitting):
+    # A piece of 100,000 emoji (100,000 words) next to a text of 50,000 pieces: the offsets
+    # must not go through a dense [pieces, words per piece] tensor (40 GB here).
+    tokenizer = GLoMoWordTokenizer(splitting=splitting)
+    texts = ["😀" * 100_000, "猫 " * 50_000 + "the end"]
+    words, starts, ends = tokenizer.split_with_offsets(texts)
+    assert [len(row) for row in words] == [100_000, 50_002]
+    assert int(starts[1][-1]) == len(("猫 " * 50_000 + "the ").encode("utf-8"))
+    assert int(ends[0][-1]) == len(texts[0].encode("utf-8"))
+
+
 def test_config_without_splitting_means_the_legacy_rule():
     config = GLoMoWordTokenizer(VOCAB).get_config()
     assert config["splitting"] == "english"
