@@ -48,6 +48,14 @@ CASES = {
         (["demo", "--module", "MISSING", "--out", "OUT"], "MISSING"),
         (["demo", "--module", "glomo_nope", "--out", "OUT"], "known presets"),
     ],
+    "evaluate": [
+        (["evaluate", "glomo_planted_tiny"], "--treebank"),
+        (["evaluate", "MISSING", "--treebank", "MISSING.json"], "MISSING"),
+        (["evaluate", "glomo_nope", "--treebank", "MISSING.json"], "known presets"),
+        (["evaluate", "EMPTY_DIR", "--treebank", "MISSING.json"], "glomo_module.json"),
+        (["evaluate", "glomo_planted_tiny", "--treebank", "MISSING.json"], "MISSING.json"),
+        (["evaluate", "glomo_planted_tiny", "--treebank", "EMPTY_DIR"], "EMPTY_DIR"),
+    ],
     "presets": [
         (["presets", "glomo_nope"], "known presets: glomo_planted_tiny"),
     ],
