@@ -3,9 +3,11 @@ import math
 import keras
 from keras import ops
 
+from glomo_tf.configs import SPARSE_MODES
 from glomo_tf.layers.causal_conv_stack import CausalConvStack
 
-SPARSE_MODES = (0, 1, 2, 3, 4)
+# Mode 5 keeps this many entries of every row above its threshold.
+LIVE_ENTRIES = 2
 
 
 def causal_padding_mask(padding_mask, length):
@@ -43,6 +45,11 @@ class GraphPredictor(keras.layers.Layer):
            row (ties at the k-th value are all kept).
         4 (default): ReLU(s - theta_i)^2 with theta_i = w_l . q_i + b_l, one Linear(head_dim
            -> 1) per layer shared by the heads.
+        5: mode 4 with theta_i capped at the row's third-largest allowed score,
+           ReLU(s - min(theta_i, s_(3)))^2 (`keep_live_entries`): a row with an allowed
+           column always keeps its two best entries (all of them when it has fewer than
+           three) and so a gradient. In mode 4 a head whose theta_i rises above all its
+           scores is switched off for good: its rows are all zero and nothing flows back.
 
     Args:
         num_layers: int, L.
@@ -50,7 +57,7 @@ class GraphPredictor(keras.layers.Layer):
         head_dim: int, key/query size per head.
         cnn_layers: int, depth of the key and query CNNs.
         kernel_size: int, causal conv width.
-        sparse_mode: int in 0..4.
+        sparse_mode: int in 0..5.
         topk_rate: float, mode 3 only.
         epsilon: float, added to row sums before normalising (keeps empty rows at 0).
 
@@ -110,7 +117,7 @@ class GraphPredictor(keras.layers.Layer):
         self.key_dense.build(tuple(embeddings_shape[:-1]) + (hidden_dim,))
         self.query_dense = keras.layers.Dense(width, dtype=self.dtype_policy, name="query_dense")
         self.query_dense.build(tuple(embeddings_shape[:-1]) + (hidden_dim,))
-        if self.sparse_mode == 4:
+        if self.sparse_mode in (4, 5):
             # One Linear(head_dim -> 1) per layer, initialised as PyTorch's nn.Linear in
             # the released code: U(±1/sqrt(head_dim)) for weight and bias. (Glorot over the
             # [L, head_dim] stack would treat L as the fan-in and draw thresholds ~2.4x
@@ -149,8 +156,11 @@ class GraphPredictor(keras.layers.Layer):
             )
             kth = ops.take(ops.sort(values, axis=-1), length - k, axis=-1)[..., None]
             return ops.where(values >= kth, ops.square(scores), 0.0)
-        offset = self.score_offset(queries)  # Modes 1, 2, 4: ReLU(s - offset)^2.
-        return ops.square(ops.relu(scores if offset is None else scores - offset[..., None]))
+        offset = self.score_offset(queries)  # Modes 1, 2, 4, 5: ReLU(s - offset)^2.
+        shifted = scores if offset is None else scores - offset[..., None]
+        if mode == 5:
+            shifted = keep_live_entries(shifted, allowed)
+        return ops.square(ops.relu(shifted))
 
     def queries_and_keys(self, embeddings, padding_mask=None, training=None):
         """Per-head queries and keys `[batch, L, K, T, head_dim]`, float32.
@@ -163,9 +173,9 @@ class GraphPredictor(keras.layers.Layer):
 
     def score_offset(self, queries):
         """What the affinity subtracts from s_ij before ReLU(.)^2: theta_i `[B, L, K, T]`
-        (mode 4) or b_l as `[1, L, 1, 1]` (mode 2); None in modes 0, 1 and 3."""
+        (modes 4 and 5) or b_l as `[1, L, 1, 1]` (mode 2); None in modes 0, 1 and 3."""
         mode = self.sparse_mode
-        if mode == 4:
+        if mode in (4, 5):
             return ops.einsum(
                 "blkih,lh->blki", queries, ops.cast(self.threshold_kernel, "float32")
             ) + ops.cast(self.threshold_bias, "float32")[None, :, None, None]
@@ -200,6 +210,41 @@ class GraphPredictor(keras.layers.Layer):
             epsilon=self.epsilon,
         )
         return config
+
+
+def keep_live_entries(shifted, allowed, keep=LIVE_ENTRIES):
+    """Lowers each row's threshold so that its `keep` best allowed entries stay positive.
+
+    `shifted` holds s_ij - theta_i. The row's floor is min(0, d) where d is its
+    (keep + 1)-th largest allowed value, or its smallest allowed value minus 1 when it has
+    at most `keep` allowed columns; subtracting the floor is the same as capping theta_i at
+    that score. The floor carries no gradient: it only moves the threshold, and the scores
+    above it train as in mode 4.
+
+    Args:
+        shifted: float `[..., T, T]`, scores minus the row's threshold.
+        allowed: `[..., T, T]` (broadcastable), 1 where row i may read column j.
+        keep: int >= 1.
+
+    Returns:
+        `shifted - floor`, same shape.
+
+    Example:
+    >>> d = keras.ops.convert_to_tensor([[[-3.0, -1.0, -2.0, -5.0]]])
+    >>> keep_live_entries(d, keras.ops.ones((1, 1, 4)))   # floor = third largest = -3
+    [[[0., 2., 1., -2.]]]   # doctest: +SKIP
+    """
+    allowed = ops.broadcast_to(allowed, ops.shape(shifted)) > 0
+    # Huge but finite, so rows with no allowed column stay free of inf - inf.
+    big = 1e30
+    masked = ops.where(allowed, shifted, -big)
+    # Padding columns make top_k well defined when T <= keep.
+    pad = ops.full(ops.shape(shifted)[:-1] + (keep + 1,), -big, dtype=shifted.dtype)
+    top = ops.top_k(ops.concatenate([masked, pad], axis=-1), keep + 1, sorted=True)[0]
+    lowest = ops.min(ops.where(allowed, shifted, big), axis=-1)
+    floor = ops.where(top[..., keep] > -big, top[..., keep], lowest - 1.0)
+    floor = ops.stop_gradient(ops.minimum(floor, 0.0))
+    return shifted - floor[..., None]
 
 
 def topk_count(topk_rate, length):
@@ -250,10 +295,12 @@ def bidirectional_graphs(forward, backward, embeddings, padding_mask=None, train
         queries.append(q)
         keys.append(k)
     scores = ops.einsum("bnlkih,bnlkjh->bnlkij", ops.stack(queries, 1), ops.stack(keys, 1))
-    affinity = ops.square(scores if forward.sparse_mode == 0 else ops.relu(scores))
     # The backward mask is the forward one transposed (j > i; the padding part is symmetric).
     forward_allowed = causal_padding_mask(padding_mask, ops.shape(embeddings)[1])
     allowed = ops.stack([forward_allowed, ops.swapaxes(forward_allowed, -1, -2)], axis=1)
+    if forward.sparse_mode == 5:
+        scores = keep_live_entries(scores, allowed)
+    affinity = ops.square(scores if forward.sparse_mode == 0 else ops.relu(scores))
     graphs = affinity * allowed
     # A reciprocal per row and a multiply: cheaper than dividing every entry.
     return graphs * (1.0 / (ops.sum(graphs, axis=-1, keepdims=True) + forward.epsilon))

@@ -33,7 +33,7 @@ def pretrain_space(base=None):
                       "default": base.num_heads if base.num_heads in (1, 2, 4) else 2},
         "head_dim": {"type": "choice", "values": [16, 32, 64],
                      "default": base.head_dim if base.head_dim in (16, 32, 64) else 32},
-        "sparse_mode": {"type": "choice", "values": [0, 1, 2, 3, 4], "default": base.sparse_mode},
+        "sparse_mode": {"type": "choice", "values": list(SPARSE_MODES), "default": base.sparse_mode},
         "cnn_layers": {"type": "int", "min": 1, "max": 4, "default": min(base.cnn_layers, 4)},
         "context_length": {"type": "int", "min": 1, "max": 4,
                            "default": min(base.context_length, 4)},
@@ -69,8 +69,8 @@ def check_pretrain_space(space, sequence_length):
         if values is None or min(values) < 1:
             raise ValueError(f"search space: {name!r} must be an int range or choice of values >= 1.")
     modes = spec_values(space["sparse_mode"])
-    if modes is None or not set(modes) <= {0, 1, 2, 3, 4}:
-        raise ValueError(f"search space: sparse_mode values must lie in 0-4, got {modes}.")
+    if modes is None or not set(modes) <= set(SPARSE_MODES):
+        raise ValueError(f"search space: sparse_mode values must be in {SPARSE_MODES}, got {modes}.")
     optimizers = spec_values(space["optimizer"])
     if optimizers is None or not set(optimizers) <= {"sgd", "adam"}:
         raise ValueError(f"search space: optimizer values must be 'sgd' or 'adam', got {optimizers}.")

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from glomo_tf.layers.graph_predictor import GraphPredictor, bidirectional_graphs, topk_count
+from glomo_tf.layers.graph_predictor import (
+    GraphPredictor, bidirectional_graphs, keep_live_entries, topk_count)
 from tests.layer_test_case import run_layer_test
 
 SMALL = dict(num_layers=2, num_heads=3, head_dim=4, cnn_layers=2, kernel_size=3)
@@ -35,9 +36,17 @@ def _numpy_graphs(layer, x, mask):
     t = x.shape[1]
     allowed = np.tril(np.ones((t, t)), -1)[None] * mask[:, :, None] * mask[:, None, :]
     allowed = allowed[:, None, None]
-    if layer.sparse_mode == 4:
+    if layer.sparse_mode in (4, 5):
         theta = np.einsum("blkih,lh->blki", q, np.asarray(layer.threshold_kernel))
         theta = theta + np.asarray(layer.threshold_bias)[None, :, None, None]
+        if layer.sparse_mode == 5:
+            # theta_i capped at the row's third-largest allowed score (below all of them
+            # when the row has fewer than three).
+            for idx in np.ndindex(*s.shape[:-1]):
+                row = s[idx][allowed[(idx[0], 0, 0, idx[3])] > 0]
+                if row.size:
+                    cap = np.sort(row)[-3] if row.size >= 3 else row.min() - 1.0
+                    theta[idx] = min(theta[idx], cap)
         g = np.maximum(s - theta[..., None], 0) ** 2
     elif layer.sparse_mode == 0:
         g = s ** 2
@@ -57,7 +66,7 @@ def _numpy_graphs(layer, x, mask):
     return g / (g.sum(-1, keepdims=True) + layer.epsilon)
 
 
-@pytest.mark.parametrize("mode,extra", [(0, 0), (1, 0), (2, 1), (3, 0), (4, 2)])
+@pytest.mark.parametrize("mode,extra", [(0, 0), (1, 0), (2, 1), (3, 0), (4, 2), (5, 2)])
 def test_layer_basics(mode, extra, tmp_path):
     # Two CNNs (2 blocks x 4 trainable, 2 moving stats each) + key/query Dense (2 each) + mode weights.
     run_layer_test(
@@ -67,11 +76,11 @@ def test_layer_basics(mode, extra, tmp_path):
         expected_output_shape=(2, 2, 3, 7, 7),
         expected_num_trainable_weights=2 * 8 + 4 + extra,
         expected_num_non_trainable_weights=8,
-        tmp_path=tmp_path if mode == 4 else None,
+        tmp_path=tmp_path if mode in (4, 5) else None,
     )
 
 
-@pytest.mark.parametrize("mode", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("mode", [0, 1, 2, 3, 4, 5])
 def test_matches_numpy_reference(mode):
     layer = GraphPredictor(**dict(SMALL, sparse_mode=mode, topk_rate=1.0))
     x = _inputs(length=9)
@@ -102,7 +111,7 @@ def test_hand_computed_affinity():
     np.testing.assert_allclose(g, expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("mode", [0, 1, 3, 4])
+@pytest.mark.parametrize("mode", [0, 1, 3, 4, 5])
 def test_causal_rows_and_sums(mode):
     layer = GraphPredictor(**dict(SMALL, sparse_mode=mode))
     x = _inputs(length=10)
@@ -113,6 +122,11 @@ def test_causal_rows_and_sums(mode):
     assert np.all(np.isclose(sums, 1, atol=1e-5) | np.isclose(sums, 0, atol=1e-7))
     assert np.all(g[1, :, :, 4:, :] == 0) and np.all(g[1, :, :, :, 4:] == 0), "padding leaked"
     assert np.all(np.isfinite(g))
+    if mode == 5:
+        # Every real row with a past is live, and at least min(2, i) of its entries are.
+        real = sums[0, :, :, 1:]
+        np.testing.assert_allclose(real, 1, atol=1e-5)
+        assert np.all((g[0, :, :, 2:] > 0).sum(-1) >= 2)
     if mode in (0, 3):
         # Squared scores are positive unless they are all zero (the CNN's ReLU can silence
         # a query or every earlier key): every other row with a past has weight.
@@ -121,6 +135,62 @@ def test_causal_rows_and_sums(mode):
         live = (np.abs(scores) * np.tril(np.ones((10, 10)), -1)).sum(-1)[:, :, 1:] > 0
         assert live.mean() > 0.5
         np.testing.assert_allclose(sums[0, :, :, 1:][live], 1, atol=1e-5)
+
+
+def test_hand_computed_live_entries():
+    # Same layer as above in mode 5: theta_i = (i+1) + 0.5 lies above every score of rows
+    # 1 and 2, so mode 4 leaves row 1 empty; mode 5 caps theta at the third-largest allowed
+    # score, or below the smallest when a row has fewer than three allowed columns.
+    layer = GraphPredictor(num_layers=1, num_heads=1, head_dim=1, cnn_layers=1, kernel_size=1,
+                           sparse_mode=5)
+    x = np.array([[[1.0], [2.0], [3.0], [4.0]]], dtype="float32")
+    layer(x)
+    for stack in (layer.key_cnn, layer.query_cnn):
+        stack.convs[0].kernel.assign(np.ones((1, 1, 1), "float32"))
+        stack.norms[0].epsilon = 0.0
+    layer.key_dense.kernel.assign(np.ones((1, 1), "float32"))
+    layer.query_dense.kernel.assign(np.ones((1, 1), "float32"))
+    layer.threshold_kernel.assign(np.array([[10.0]], "float32"))
+    layer.threshold_bias.assign(np.array([0.0], "float32"))
+    g = np.asarray(layer(x, training=False))[0, 0, 0]
+    # s_ij = (i+1)(j+1); theta_i = 10 (i+1) is above all of them.
+    # row 1: one column (s=2): cap = 2 - 1 -> relu(1)^2 -> 1.
+    # row 2: s = 3, 6: cap = 3 - 1 = 2 -> 1, 16 -> 1/17, 16/17.
+    # row 3: s = 4, 8, 12: cap = 4 (third largest) -> 0, 16, 64 -> 0, 0.2, 0.8.
+    expected = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [1 / 17, 16 / 17, 0, 0],
+                         [0, 0.2, 0.8, 0]], dtype="float32")
+    np.testing.assert_allclose(g, expected, atol=1e-6)
+
+
+def test_keep_live_entries_leaves_rows_over_their_threshold_alone():
+    d = np.array([[[1.0, 2.0, -1.0, 3.0], [-5.0, -1.0, -2.0, -3.0], [0.0, 0.0, 0.0, 0.0]]],
+                 "float32")
+    allowed = np.array([[[1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0]]], "float32")
+    out = np.asarray(keep_live_entries(d, allowed))
+    np.testing.assert_allclose(out[0, 0], d[0, 0])               # already live: unchanged
+    np.testing.assert_allclose(out[0, 1], d[0, 1] + 5.0)         # third largest allowed: -5
+    assert np.all(np.isfinite(out))                              # no allowed column: finite
+
+
+def test_mode_5_keeps_a_gradient_where_mode_4_has_none():
+    import tensorflow as tf
+
+    x = _inputs(batch=1, length=8)
+    grads = {}
+    for mode in (4, 5):
+        layer = GraphPredictor(**dict(SMALL, sparse_mode=mode))
+        layer(x)
+        layer.threshold_bias.assign(np.full((2,), 1e4, "float32"))  # above every score
+        with tf.GradientTape() as tape:
+            g = layer(x, training=False)
+            loss = tf.reduce_sum(g * np.random.RandomState(1).randn(*g.shape))
+        grad = tape.gradient(loss, layer.query_dense.kernel)
+        grads[mode] = 0.0 if grad is None else float(tf.reduce_sum(tf.abs(grad)))
+        if mode == 4:
+            assert float(tf.reduce_sum(g)) == 0.0                   # every row dead
+        else:
+            np.testing.assert_allclose(np.asarray(g).sum(-1)[..., 1:], 1, atol=1e-5)
+    assert grads[4] == 0.0 and grads[5] > 0.0
 
 
 def test_no_information_from_the_future():
@@ -151,10 +221,10 @@ def test_topk_count_is_clamped():
 
 def test_rejects_unknown_mode():
     with pytest.raises(ValueError, match="sparse_mode"):
-        GraphPredictor(sparse_mode=5)
+        GraphPredictor(sparse_mode=6)
 
 
-@pytest.mark.parametrize("mode", [0, 1, 2, 4])
+@pytest.mark.parametrize("mode", [0, 1, 2, 4, 5])
 def test_bidirectional_graphs_match_two_single_direction_calls(mode):
     forward = GraphPredictor(sparse_mode=mode, **SMALL)
     backward = GraphPredictor(sparse_mode=mode, **SMALL)
