@@ -13,7 +13,7 @@ import os
 import keras
 import keras_tuner
 
-from glomo_tf.configs import GLoMoConfig, PretrainConfig
+from glomo_tf.configs import SPARSE_MODES, GLoMoConfig, PretrainConfig
 from glomo_tf.tuning.search_space import declare, resolve_space, spec_values
 
 # Model fields searched (GLoMoConfig names); the learning rate depends on the optimiser,
