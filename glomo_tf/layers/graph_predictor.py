@@ -230,9 +230,11 @@ def keep_live_entries(shifted, allowed, keep=LIVE_ENTRIES):
         `shifted - floor`, same shape.
 
     Example:
-    >>> d = keras.ops.convert_to_tensor([[[-3.0, -1.0, -2.0, -5.0]]])
-    >>> keep_live_entries(d, keras.ops.ones((1, 1, 4)))   # floor = third largest = -3
-    [[[0., 2., 1., -2.]]]   # doctest: +SKIP
+    ```python
+    d = keras.ops.convert_to_tensor([[[-3.0, -1.0, -2.0, -5.0]]])
+    keep_live_entries(d, keras.ops.ones((1, 1, 4)))  # floor = third largest = -3
+    # [[[0., 2., 1., -2.]]]
+    ```
     """
     allowed = ops.broadcast_to(allowed, ops.shape(shifted)) > 0
     # Huge but finite, so rows with no allowed column stay free of inf - inf.

@@ -92,19 +92,26 @@ def test_matches_numpy_reference(mode):
     np.testing.assert_allclose(got, _numpy_graphs(layer, x.astype("float64"), mask), atol=2e-5)
 
 
-def test_hand_computed_affinity():
-    # T=3, one layer, one head of size 1, identity-like CNN: scores and threshold by hand.
-    layer = GraphPredictor(num_layers=1, num_heads=1, head_dim=1, cnn_layers=1, kernel_size=1)
-    x = np.array([[[1.0], [2.0], [3.0]]], dtype="float32")
+def _hand_graph(length, threshold_kernel, threshold_bias, sparse_mode=4):
+    """One layer, one head of size 1, identity-like CNN on x_i = i + 1: k_j = j + 1,
+    q_i = i + 1, s_ij = (i+1)(j+1), theta_i = threshold_kernel (i+1) + threshold_bias.
+    Returns the `[T, T]` graph."""
+    layer = GraphPredictor(num_layers=1, num_heads=1, head_dim=1, cnn_layers=1, kernel_size=1,
+                           sparse_mode=sparse_mode)
+    x = np.arange(1, length + 1, dtype="float32").reshape(1, length, 1)
     layer(x)
     for stack in (layer.key_cnn, layer.query_cnn):
         stack.convs[0].kernel.assign(np.ones((1, 1, 1), "float32"))
         stack.norms[0].epsilon = 0.0
     layer.key_dense.kernel.assign(np.ones((1, 1), "float32"))
     layer.query_dense.kernel.assign(np.ones((1, 1), "float32"))
-    layer.threshold_kernel.assign(np.array([[1.0]], "float32"))
-    layer.threshold_bias.assign(np.array([0.5], "float32"))
-    g = np.asarray(layer(x, training=False))[0, 0, 0]
+    layer.threshold_kernel.assign(np.array([[threshold_kernel]], "float32"))
+    layer.threshold_bias.assign(np.array([threshold_bias], "float32"))
+    return np.asarray(layer(x, training=False))[0, 0, 0]
+
+
+def test_hand_computed_affinity():
+    g = _hand_graph(3, 1.0, 0.5)
     # k_j = j+1, q_i = i+1, s_ij = (i+1)(j+1), theta_i = (i+1) + 0.5.
     # row 1: j=0: relu(2 - 2.5) = 0 -> empty row; row 2: j=0: relu(3-3.5)=0, j=1: relu(6-3.5)^2.
     expected = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]], dtype="float32")
@@ -138,21 +145,9 @@ def test_causal_rows_and_sums(mode):
 
 
 def test_hand_computed_live_entries():
-    # Same layer as above in mode 5: theta_i = (i+1) + 0.5 lies above every score of rows
-    # 1 and 2, so mode 4 leaves row 1 empty; mode 5 caps theta at the third-largest allowed
-    # score, or below the smallest when a row has fewer than three allowed columns.
-    layer = GraphPredictor(num_layers=1, num_heads=1, head_dim=1, cnn_layers=1, kernel_size=1,
-                           sparse_mode=5)
-    x = np.array([[[1.0], [2.0], [3.0], [4.0]]], dtype="float32")
-    layer(x)
-    for stack in (layer.key_cnn, layer.query_cnn):
-        stack.convs[0].kernel.assign(np.ones((1, 1, 1), "float32"))
-        stack.norms[0].epsilon = 0.0
-    layer.key_dense.kernel.assign(np.ones((1, 1), "float32"))
-    layer.query_dense.kernel.assign(np.ones((1, 1), "float32"))
-    layer.threshold_kernel.assign(np.array([[10.0]], "float32"))
-    layer.threshold_bias.assign(np.array([0.0], "float32"))
-    g = np.asarray(layer(x, training=False))[0, 0, 0]
+    # Mode 5 caps theta at the third-largest allowed score, or below the smallest when a
+    # row has fewer than three allowed columns; mode 4 would leave every row empty here.
+    g = _hand_graph(4, 10.0, 0.0, sparse_mode=5)
     # s_ij = (i+1)(j+1); theta_i = 10 (i+1) is above all of them.
     # row 1: one column (s=2): cap = 2 - 1 -> relu(1)^2 -> 1.
     # row 2: s = 3, 6: cap = 3 - 1 = 2 -> 1, 16 -> 1/17, 16/17.
