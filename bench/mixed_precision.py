@@ -76,6 +76,48 @@ def loss_curve(policy, seed, steps, batch):
     return [float(model.train_on_batch(data[s])) for s in range(steps)]
 
 
+def loss_curve_report(seeds, steps, batch, png=None):
+    """Trains fp32 and bf16 side by side per seed; plots the curves to `png` (if given) and
+    returns the markdown part."""
+    curves = {(p, s): loss_curve(p, s, steps, batch) for s in seeds for p in POLICIES}
+    # Short runs (a smoke test) still get a curve and a final figure: windows shrink to fit.
+    tail, width = min(20, steps), min(10, steps)
+    finals = {key: float(np.mean(curve[-tail:])) for key, curve in curves.items()}
+    if png:
+        plot_curves(curves, width, png)
+    rows = [[p, s, f"{curves[(p, s)][0]:.3f}", f"{finals[(p, s)]:.3f}"] for s in seeds for p in POLICIES]
+    gaps = [abs(finals[("float32", s)] - finals[("mixed_bfloat16", s)]) for s in seeds]
+    spread = np.ptp([finals[("float32", s)] for s in seeds]) if len(seeds) > 1 else float("nan")
+    return (
+        f"Loss curves: `tiny` on the planted synthetic language, Adam 3e-3 (clipnorm 1), batch {batch}, "
+        f"{steps} steps per run (budget: {steps * batch} windows of 32 tokens), "
+        f"plot `bench/mixed_precision_loss.png`.\n\n"
+        + markdown_table(["policy", "seed", "first loss", f"final loss (last {tail} steps)"], rows)
+        + f"\n\n|fp32 − bf16| final loss per seed: {', '.join(f'{g:.3f}' for g in gaps)}; "
+        f"fp32 seed-to-seed spread: {spread:.3f}."
+    )
+
+
+def plot_curves(curves, width, png):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (policy, seed), curve in curves.items():
+        smooth = np.convolve(curve, np.ones(width) / width, mode="valid")
+        ax.plot(np.arange(len(smooth)) + width, smooth, label=f"{policy}, seed {seed}",
+                linestyle="-" if policy == "float32" else "--")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"training loss ({width}-step mean)")
+    ax.set_title("GLoMo tiny on the planted language: fp32 vs bf16")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
 def bf16_matmul_ratio(size=2048, repeats=5, rounds=3):
     """Median over rounds of (bf16 matmul FLOP/s ÷ fp32 matmul FLOP/s), interleaved."""
     from bench.pretrain_throughput import matmul_timer
@@ -94,14 +136,23 @@ def main(argv=None):
     parser.add_argument("--curve-steps", type=int, default=300)
     parser.add_argument("--curve-batch", type=int, default=16)
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--matmul-size", type=int, default=2048, help="side of the ceiling's square matmul")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    if args.curve_steps < 0 or args.curve_batch < 1 or args.rounds < 1 or args.batch < 1 or args.matmul_size < 1:
+        parser.error("--curve-steps must be >= 0 (0: no loss curves); --curve-batch, --rounds, --batch, --matmul-size >= 1")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds must be integers separated by commas, got {args.seeds!r}")
+    if args.skip_throughput and not args.curve_steps:
+        parser.error("nothing to measure: --skip-throughput with --curve-steps 0")
 
     parts = []
     if not args.skip_throughput:
         times, speedup = throughput(args.config, args.length, args.batch, args.rounds)
-        matmul_ratio = bf16_matmul_ratio()
+        matmul_ratio = bf16_matmul_ratio(args.matmul_size)
         tokens = args.batch * args.length
         parts.append(
             f"Throughput, `{args.config}` config, T = {args.length}, batch = {args.batch}, SGD, median of "
@@ -109,41 +160,13 @@ def main(argv=None):
                 ["policy", "tokens/s", "s/step"],
                 [[p, f"{tokens / t:,.1f}", f"{t:.2f}"] for p, t in times.items()],
             ) + f"\n\nbf16 ÷ fp32 tokens/s: **{speedup:.2f}x** (median of per-round ratios; target ≥ 1.6x). "
-            f"Ceiling in this process: a 2048² bf16 matmul runs at {matmul_ratio:.2f}x the fp32 one's FLOP/s. "
+            f"Ceiling in this process: a {args.matmul_size}² bf16 matmul runs at {matmul_ratio:.2f}x the fp32 one's FLOP/s. "
             f"CPU flags ({cpu_flags()}).\n"
         )
 
-    seeds = [int(s) for s in args.seeds.split(",")]
-    curves = {(p, s): loss_curve(p, s, args.curve_steps, args.curve_batch) for s in seeds for p in POLICIES}
-    finals = {key: float(np.mean(curve[-20:])) for key, curve in curves.items()}
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (policy, seed), curve in curves.items():
-        smooth = np.convolve(curve, np.ones(10) / 10, mode="valid")
-        ax.plot(np.arange(len(smooth)) + 10, smooth, label=f"{policy}, seed {seed}",
-                linestyle="-" if policy == "float32" else "--")
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (10-step mean)")
-    ax.set_title("GLoMo tiny on the planted language: fp32 vs bf16")
-    ax.legend()
-    fig.tight_layout()
-    png = os.path.join(HERE, "mixed_precision_loss.png")
-    fig.savefig(png, dpi=100)
-    rows = [[p, s, f"{curves[(p, s)][0]:.3f}", f"{finals[(p, s)]:.3f}"] for s in seeds for p in POLICIES]
-    gaps = [abs(finals[("float32", s)] - finals[("mixed_bfloat16", s)]) for s in seeds]
-    spread = np.ptp([finals[("float32", s)] for s in seeds]) if len(seeds) > 1 else float("nan")
-    parts.append(
-        f"Loss curves: `tiny` on the planted synthetic language, Adam 3e-3 (clipnorm 1), batch {args.curve_batch}, "
-        f"{args.curve_steps} steps per run (budget: {args.curve_steps * args.curve_batch} windows of 32 tokens), "
-        f"plot `bench/mixed_precision_loss.png`.\n\n"
-        + markdown_table(["policy", "seed", "first loss", "final loss (last 20 steps)"], rows)
-        + f"\n\n|fp32 − bf16| final loss per seed: {', '.join(f'{g:.3f}' for g in gaps)}; "
-        f"fp32 seed-to-seed spread: {spread:.3f}."
-    )
+    if args.curve_steps:
+        parts.append(loss_curve_report(seeds, args.curve_steps, args.curve_batch,
+                                       None if args.no_write else os.path.join(HERE, "mixed_precision_loss.png")))
     print("\n\n".join(parts))
     if args.no_write:
         return
@@ -155,7 +178,8 @@ def main(argv=None):
                       "bf16 mixed precision vs fp32" + ("" if native else
                                                         " (a CPU without bf16 instructions)"),
                       parts[0])
-    write_section("mixed_precision_loss", "bf16 mixed precision vs fp32: loss curves", parts[-1])
+    if args.curve_steps:
+        write_section("mixed_precision_loss", "bf16 mixed precision vs fp32: loss curves", parts[-1])
 
 
 if __name__ == "__main__":
