@@ -54,9 +54,18 @@ def machine():
             f"Python {platform.python_version()}")
 
 
+def _shown_argument(argument):
+    """`argument` quoted for a shell, a path under the home directory written `~/...`: the
+    report names no machine's paths."""
+    home = os.path.expanduser("~")
+    if home not in ("~", os.sep) and argument.startswith(home + os.sep):
+        return "~/" + shlex.quote(argument[len(home) + 1:])
+    return shlex.quote(argument)
+
+
 def write_section(name, title, body):
     """Replaces (or appends) the section `name` of BENCHMARKS.md with `body` plus provenance."""
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    command = "python " + " ".join(_shown_argument(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
@@ -69,10 +78,10 @@ def write_section(name, title, body):
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip() + "\n\n" + section
-    tmp = BENCHMARKS + ".tmp"
-    with open(tmp, "w") as f:
+    from glomo_tf.files.atomic_write import atomic_write
+
+    with atomic_write(BENCHMARKS) as f:
         f.write(text)
-    os.replace(tmp, BENCHMARKS)
     print(section)
 
 
