@@ -284,10 +284,9 @@ def save_configs(path, model_config, train_config=None):
     payload = {"model": model_config.to_dict()}
     if train_config is not None:
         payload["train"] = train_config.to_dict()
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    from glomo_tf.files.atomic_write import write_json
+
+    write_json(path, payload)
 
 
 def load_configs(path):

@@ -59,6 +59,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from glomo_tf.files.atomic_write import write_text
+
 _CONSONANTS = "bdfgklmprstvz"
 _VOWELS = "aeiou"
 
@@ -289,21 +291,14 @@ class PlantedLanguage:
         documents, parents = self.sample(num_documents, seed)
         path = os.fspath(path)
         sidecar = parents_path(path)
-        _write_atomic(path, "".join(" ".join(d) + "\n" for d in documents))
-        _write_atomic(sidecar, "".join(json.dumps(p.tolist()) + "\n" for p in parents))
+        write_text(path, "".join(" ".join(d) + "\n" for d in documents))
+        write_text(sidecar, "".join(json.dumps(p.tolist()) + "\n" for p in parents))
         return sidecar
 
 
 def parents_path(corpus_path: str | os.PathLike) -> str:
     """The parents sidecar of a corpus file: `<corpus>.parents.jsonl`."""
     return os.fspath(corpus_path) + ".parents.jsonl"
-
-
-def _write_atomic(path: str, text: str) -> None:
-    temp = path + ".tmp"
-    with open(temp, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temp, path)
 
 
 def read_parents(path: str | os.PathLike) -> np.ndarray:

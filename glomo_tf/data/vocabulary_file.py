@@ -7,8 +7,9 @@ the tokenizer can read a vocabulary file without importing the code that builds 
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Iterable
+
+from glomo_tf.files.atomic_write import atomic_write
 
 UNK_TOKEN = "<unk>"
 
@@ -61,19 +62,9 @@ def save_vocabulary(vocabulary: Iterable[str], path: str | os.PathLike) -> None:
                 f"Vocabulary token {token!r} at index {index} cannot be written one per line."
             )
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temp_path = tempfile.mkstemp(prefix=".vocabulary-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write("".join(f"{token}\n" for token in vocabulary))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, newline="\n") as file:
+        file.write("".join(f"{token}\n" for token in vocabulary))
 
 
 def load_vocabulary(path: str | os.PathLike) -> list[str]:

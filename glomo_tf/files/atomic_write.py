@@ -21,11 +21,11 @@ import os
 import uuid
 
 
-def temporary_name(path: str | os.PathLike) -> str:
-    """A fresh temporary name beside `path`: `DIR/.NAME.<pid>-<random>.tmp`."""
+def temporary_name(path: str | os.PathLike, suffix: str = "") -> str:
+    """A fresh temporary name beside `path`: `DIR/.NAME.<pid>-<random>.tmp<suffix>`."""
     path = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    return os.path.join(directory, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}")
 
 
 @contextlib.contextmanager
@@ -53,6 +53,29 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ""):
+    """A temporary path beside `path` for a writer that takes a path, not a file object
+    (Keras' `save_weights`); it replaces `path` when the block ends.
+
+    Args:
+        path: the target; its directory must exist.
+        suffix: added to the temporary name, for writers that check how it ends
+            (".weights.h5").
+
+    Whatever the block raises: then `path` is untouched and the temporary file is removed.
+    """
+    target = os.fspath(path)
+    temp = temporary_name(target, suffix)
+    try:
+        yield temp
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -5,6 +5,8 @@ import os
 import keras
 import numpy as np
 
+from glomo_tf.files.atomic_write import atomic_path
+
 
 class ValidationScores(keras.callbacks.Callback):
     """Adds scores computed outside Keras (e.g. SQuAD's EM/F1) to every epoch's logs.
@@ -77,9 +79,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if self.path is not None:
             folder = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(folder, ".best.tmp.weights.h5")
-            self.model.save_weights(tmp)
-            os.replace(tmp, self.path)
+            with atomic_path(self.path, suffix=".weights.h5") as temp:
+                self.model.save_weights(temp)
 
     def restore(self, model=None):
         """Sets the best weights on `model` (default the trained one); no-op before any."""

@@ -76,12 +76,10 @@ class StepLossLog:
         """Keeps only the complete lines of steps `<= step` (rewritten atomically)."""
         self.close()
         kept = [row for row in read_step_log(self.path) if row[0] <= step]
-        temp = f"{self.path}.tmp-{os.getpid()}"
-        with open(temp, "w", encoding="utf-8", newline="\n") as f:
+        from glomo_tf.files.atomic_write import atomic_write
+
+        with atomic_write(self.path, newline="\n") as f:
             f.write(HEADER + "".join(_line(*row) for row in kept))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, self.path)
         return kept
 
     def append(self, step, loss, status=None):

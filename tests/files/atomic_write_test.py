@@ -5,7 +5,13 @@ import os
 
 import pytest
 
-from glomo_tf.files.atomic_write import atomic_write, temporary_name, write_json, write_text
+from glomo_tf.files.atomic_write import (
+    atomic_path,
+    atomic_write,
+    temporary_name,
+    write_json,
+    write_text,
+)
 
 
 def test_writes_text_bytes_and_json(tmp_path):
@@ -46,3 +52,21 @@ def test_append_or_read_modes_are_refused(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         with atomic_write(tmp_path / "x", "a"):
             pass
+
+
+def test_atomic_path_for_writers_that_take_a_path(tmp_path):
+    path = tmp_path / "best.weights.h5"
+    path.write_bytes(b"old")
+    with atomic_path(path, suffix=".weights.h5") as temp:
+        assert temp.endswith(".weights.h5") and os.path.dirname(temp) == str(tmp_path)
+        assert not os.path.exists(temp)
+        with open(temp, "wb") as f:
+            f.write(b"new")
+    assert path.read_bytes() == b"new"
+    with pytest.raises(RuntimeError):
+        with atomic_path(path) as temp:
+            with open(temp, "wb") as f:
+                f.write(b"half")
+            raise RuntimeError("writer failed")
+    assert path.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["best.weights.h5"]
