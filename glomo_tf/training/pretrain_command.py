@@ -8,7 +8,15 @@ import argparse
 import os
 import sys
 
-from glomo_tf.configs import PRECISIONS, SPLITTING, WINDOWS, GLoMoConfig, PretrainConfig, load_configs
+from glomo_tf.argument_types import non_negative_int, positive_float, positive_int
+from glomo_tf.configs import (
+    PRECISIONS,
+    SPLITTING,
+    WINDOWS,
+    GLoMoConfig,
+    PretrainConfig,
+    load_configs,
+)
 from glomo_tf.training.strategy import STRATEGIES
 from glomo_tf.training.synthetic_corpus import SYNTHETIC
 
@@ -35,36 +43,6 @@ _TRAIN_OVERRIDES = {
 }
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
 def add_parser(subparsers):
     """Adds `pretrain` to the `glomo` subcommands."""
     parser = subparsers.add_parser(
@@ -87,7 +65,7 @@ def add_parser(subparsers):
                         help="model preset, or a JSON file written by save_configs / glomo tune "
                              "(its 'train' section, if any, sets the training defaults)")
     parser.add_argument("--out", required=True, metavar="DIR", help="run directory")
-    parser.add_argument("--steps", type=_positive_int, default=None,
+    parser.add_argument("--steps", type=positive_int, default=None,
                         help="total optimizer steps (with --resume: the new total)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its newest good checkpoint, at the same step "
@@ -97,33 +75,33 @@ def add_parser(subparsers):
                              "TF_CONFIG; tpu needs --tpu")
     parser.add_argument("--tpu", default=None, metavar="ADDR",
                         help="TPU name or grpc:// address for --strategy tpu ('local' on a TPU VM)")
-    parser.add_argument("--batch-size", type=_positive_int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="global batch size (split over replicas)")
-    parser.add_argument("--lr", type=_positive_float, default=None,
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="initial learning rate (ignored on --resume: the checkpoint's is kept)")
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
                         help="sgd = released recipe (momentum 0.2, global clipnorm 0.25); adam")
     parser.add_argument("--seed", type=int, default=None,
                         help="seeds initialisation, data order and position sampling")
-    parser.add_argument("--checkpoint-every", type=_positive_int, default=None,
+    parser.add_argument("--checkpoint-every", type=positive_int, default=None,
                         help="steps between checkpoints")
-    parser.add_argument("--keep-checkpoints", type=_positive_int, default=None,
+    parser.add_argument("--keep-checkpoints", type=positive_int, default=None,
                         help="how many recent checkpoints to keep")
-    parser.add_argument("--validate-every", type=_positive_int, default=None,
+    parser.add_argument("--validate-every", type=positive_int, default=None,
                         help="steps between validations (the lr is halved after --plateau-patience "
                              "validations without improvement)")
-    parser.add_argument("--validation-steps", type=_positive_int, default=None,
+    parser.add_argument("--validation-steps", type=positive_int, default=None,
                         help="batches per validation")
-    parser.add_argument("--log-every", type=_positive_int, default=None,
+    parser.add_argument("--log-every", type=positive_int, default=None,
                         help="steps between TensorBoard scalars (loss, lr, tokens/s)")
-    parser.add_argument("--image-every", type=_non_negative_int, default=None,
+    parser.add_argument("--image-every", type=non_negative_int, default=None,
                         help="steps between graph heatmap images in TensorBoard (0 = never)")
     parser.add_argument("--sequence-length", type=int, default=None, metavar="T",
                         help="window length T (overrides the config's)")
     parser.add_argument("--max-vocab", type=int, default=None,
                         help="words kept in the vocabulary besides <unk> (default: the config's "
                              "vocabulary_size - 1)")
-    parser.add_argument("--vocab-documents", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--vocab-documents", type=positive_int, default=None, metavar="N",
                         help="build the vocabulary from the first N training documents only "
                              "(default: all)")
     parser.add_argument("--validation-corpus", default=None, metavar="PATH",
@@ -142,9 +120,9 @@ def add_parser(subparsers):
                         help="stream: fixed windows over the concatenated documents; documents: "
                              "the released recipe, windows inside documents with batch lengths "
                              "int(T*1.4^u), u in [-2, 0] [default: the config's]")
-    parser.add_argument("--window-stride", type=_positive_int, default=None,
+    parser.add_argument("--window-stride", type=positive_int, default=None,
                         help="tokens between window starts (released: 100 with T 200)")
-    parser.add_argument("--window-stride-jitter", type=_non_negative_int, default=None,
+    parser.add_argument("--window-stride-jitter", type=non_negative_int, default=None,
                         help="each stride drawn from stride +- this (released: 10)")
     parser.add_argument("--splitting", choices=SPLITTING, default=None,
                         help="word rule: english (raw text, PTB/UD words), whitespace (already "

@@ -7,18 +7,9 @@ completed). Settings are checked before TensorFlow is imported.
 
 import argparse
 
+from glomo_tf.argument_types import positive_int
 from glomo_tf.training.strategy import STRATEGIES
 from glomo_tf.tuning.search import TASKS, TRANSFER_MODES, TUNERS
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def add_parser(subparsers):
@@ -40,7 +31,7 @@ def add_parser(subparsers):
                         help="synthetic = the planted-relations task of glomo demo (CPU-fast); "
                              "pretrain = the pretraining network")
     parser.add_argument("--tuner", default="random", choices=TUNERS, help="keras-tuner oracle")
-    parser.add_argument("--max-trials", type=_positive_int, default=10,
+    parser.add_argument("--max-trials", type=positive_int, default=10,
                         help="trials in total (a resumed search counts the ones it already ran)")
     parser.add_argument("--directory", required=True, metavar="DIR", help="search directory")
     parser.add_argument("--resume", action="store_true",
@@ -51,24 +42,24 @@ def add_parser(subparsers):
                              "baseline; glomo = GLoMo graphs on the embeddings)")
     parser.add_argument("--graphs", default=None, metavar="MODULE",
                         help="graph module (downstream tasks; synthetic: default the bundled one)")
-    parser.add_argument("--epochs", type=_positive_int, default=2,
+    parser.add_argument("--epochs", type=positive_int, default=2,
                         help="epochs per trial (hyperband: the most a trial gets)")
-    parser.add_argument("--steps-per-epoch", type=_positive_int, default=None,
+    parser.add_argument("--steps-per-epoch", type=positive_int, default=None,
                         help="batches per epoch (default: one pass; pretrain: 100)")
-    parser.add_argument("--batch-size", type=_positive_int, default=None)
-    parser.add_argument("--max-train", type=_positive_int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None)
+    parser.add_argument("--max-train", type=positive_int, default=None,
                         help="training examples (downstream; synthetic default 1000)")
-    parser.add_argument("--max-validation", type=_positive_int, default=None,
+    parser.add_argument("--max-validation", type=positive_int, default=None,
                         help="validation examples, held out of the training data "
                              "(NLI: its validation split; default 1000, synthetic 500)")
     parser.add_argument("--strategy", default=None, choices=STRATEGIES,
                         help="tf.distribute strategy every trial runs under (keras-tuner's "
                              "distribution_strategy); downstream tasks need a single replica")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-failures", type=_positive_int, default=3,
+    parser.add_argument("--max-failures", type=positive_int, default=3,
                         dest="max_consecutive_failed_trials",
                         help="stop after this many failing trials in a row")
-    parser.add_argument("--executions-per-trial", type=_positive_int, default=1)
+    parser.add_argument("--executions-per-trial", type=positive_int, default=1)
     parser.add_argument("--space", default=None, metavar="JSON|FILE",
                         help="search-space overrides, e.g. '{\"dropout\": {\"max\": 0.3}, "
                              "\"num_mixtures\": [1, 2]}' (see glomo_tf/tuning/search_space.py)")
@@ -81,9 +72,9 @@ def add_parser(subparsers):
     parser.add_argument("--corpus", default="synthetic", metavar="PATH|synthetic",
                         help="pretrain: the corpus")
     parser.add_argument("--validation-corpus", default=None, metavar="PATH")
-    parser.add_argument("--validation-steps", type=_positive_int, default=5,
+    parser.add_argument("--validation-steps", type=positive_int, default=5,
                         help="pretrain: validation batches")
-    parser.add_argument("--max-vocab", type=_positive_int, default=None)
+    parser.add_argument("--max-vocab", type=positive_int, default=None)
     parser.add_argument("--run-eagerly", action="store_true",
                         help="no tf.function tracing (tiny runs and debugging)")
     parser.add_argument("--quiet", action="store_true", help="no per-trial progress")
