@@ -57,6 +57,8 @@ def main():
                         help="what the section says of the run (e.g. 'stopped at the session end')")
     parser.add_argument("--display-run", default="~/runs/glomo_wiki",
                         help="how the run directory is named in the report")
+    parser.add_argument("--section", default="pretrain_wiki",
+                        help="BENCHMARKS.md section (one per run reported)")
     args = parser.parse_args()
 
     from glomo_tf.configs import load_configs
@@ -70,14 +72,21 @@ def main():
     live_dir = os.path.join(logs, "live_rows")
     live = {s: v for s, _, v in scalars(live_dir, "live_rows/all")}
     heads = 2 * model.num_layers * model.num_heads
-    dead, alive = {}, {}
+    dead, alive = {}, {}  # step -> the heads (direction, layer, head) < 1% / > 90% live
     for direction in ("forward", "backward"):
         for layer in range(1, model.num_layers + 1):
             for head in range(model.num_heads):
                 tag = f"live_rows/{direction}/layer_{layer}/head_{head}"
                 for s, _, v in scalars(live_dir, tag):
-                    dead[s] = dead.get(s, 0) + (v < 0.01)
-                    alive[s] = alive.get(s, 0) + (v > 0.9)
+                    dead.setdefault(s, set())
+                    alive.setdefault(s, set())
+                    if v < 0.01:
+                        dead[s].add((direction, layer, head))
+                    if v > 0.9:
+                        alive[s].add((direction, layer, head))
+    # A dead row passes no gradient to its scores or threshold: is a dead head absorbing?
+    steps = sorted(dead)
+    still_dead = {s: len(dead[s] & dead[p]) for p, s in zip(steps, steps[1:])}
     if len(losses) < 2:
         raise SystemExit(f"{args.run}: fewer than 2 logged steps; nothing to report yet.")
     # Speed from the wall times of the logged steps, over the newest stretch without a
@@ -86,7 +95,8 @@ def main():
     rate = (s1 - s0) * per_step / max(t1 - t0, 1e-9)
     rows = [[f"{s:,}", f"{s * per_step / 1e6:.2f}", f"{v:.3f}",
              f"{live[s]:.1%}" if s in live else "not measured",
-             f"{dead[s]} / {alive[s]}" if s in dead else "not measured"] for s, _, v in val]
+             f"{len(dead[s])} / {len(alive[s])}" if s in dead else "not measured",
+             f"{still_dead[s]}" if s in still_dead else "-"] for s, _, v in val]
     body = (
         f"Run `{args.display_run}` ({args.status}). Model: d {model.hidden_dim}, L "
         f"{model.num_layers}, K {model.num_heads}, head {model.head_dim}, CNN "
@@ -105,10 +115,13 @@ def main():
         "allowed column that carry mass, inference mode, all directions/layers/heads):\n\n"
         + report.markdown_table(
             ["step", "tokens (M)", "val loss", "live rows",
-             f"heads < 1% / > 90% live (of {heads})"], rows)
+             f"heads < 1% / > 90% live (of {heads})",
+             "dead heads also dead at the previous validation"], rows)
         + f"\n\nChance: ln V = {math.log(model.vocabulary_size):.2f}.")
-    report.write_section("pretrain_wiki", "Pretraining on Wikipedia + IMDB unlabeled (real text)",
-                         body)
+    title = "Pretraining on Wikipedia + IMDB unlabeled (real text)"
+    if args.section != "pretrain_wiki":
+        title += f": `{args.display_run}`"
+    report.write_section(args.section, title, body)
 
 
 if __name__ == "__main__":
