@@ -45,6 +45,7 @@ import itertools
 import math
 import random
 import os
+import typing
 import warnings
 
 import keras
@@ -282,6 +283,309 @@ class _StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _check_inputs(corpus, validation_corpus, max_vocab):
+    """Checks `max_vocab` and that the corpora exist; returns `corpus`, a list of one unwrapped."""
+    if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < MIN_VOCABULARY_WORDS):
+        raise ValueError(f"Vocabulary too small: max_vocab must be >= {MIN_VOCABULARY_WORDS} words, got {max_vocab!r}.")
+    if isinstance(corpus, (list, tuple)) and len(corpus) == 1:
+        corpus = corpus[0]
+    for path in corpus if isinstance(corpus, (list, tuple)) else [corpus]:
+        if path == SYNTHETIC and isinstance(corpus, (list, tuple)):
+            raise ValueError("The synthetic corpus cannot be mixed with other corpora.")
+        if path != SYNTHETIC and not os.path.exists(os.fspath(path)):
+            raise FileNotFoundError(f"Corpus not found: {path}")
+    if validation_corpus is not None and not os.path.exists(os.fspath(validation_corpus)):
+        raise FileNotFoundError(f"Validation corpus not found: {validation_corpus}")
+    return corpus
+
+
+def _check_resumable(checkpoint_dir, vocabulary_path, tc, resume):
+    """The newest checkpoint in `checkpoint_dir` as `peek()` gives it (None if none); `resume` needs one."""
+    existing = CheckpointManager(checkpoint_dir, tc.keep_checkpoints).peek()
+    if resume:
+        if existing is None:
+            raise FileNotFoundError(f"Nothing to resume: no checkpoint in {checkpoint_dir}.")
+        if not os.path.isfile(vocabulary_path):
+            raise FileNotFoundError(f"Cannot resume: {vocabulary_path} is missing.")
+    return existing
+
+
+def _vocabulary(train_documents, corpus, vocabulary_path, model_config, tc, *, resume, max_vocab,
+                vocabulary_documents, progress):
+    """The run's vocabulary: the saved one on resume, else counted on the training documents."""
+    if resume:
+        vocabulary = load_vocabulary(vocabulary_path)
+    else:
+        vocabulary = build_vocabulary(
+            train_documents if vocabulary_documents is None
+            else itertools.islice(iter(train_documents), vocabulary_documents),
+            max_size=max_vocab if max_vocab is not None else model_config.vocabulary_size - 1,
+            lowercase=tc.lowercase,
+            replace_digits=tc.replace_digits,
+            splitting=tc.splitting,
+            progress=progress,
+        )
+    if len(vocabulary) - 1 < MIN_VOCABULARY_WORDS:
+        raise ValueError(
+            f"Vocabulary too small: {len(vocabulary) - 1} word(s) besides <unk> from {corpus}; "
+            f"need at least {MIN_VOCABULARY_WORDS}."
+        )
+    return vocabulary
+
+
+def _check_existing(existing, fingerprint, out_dir, checkpoint_dir, resume):
+    """Refuses a checkpoint already in `out_dir` of another model, or of this one without `resume`."""
+    if existing is None:
+        return
+    check_format_version(existing[1], os.path.join(checkpoint_dir, f"ckpt-{existing[0]:08d}"))
+    found = existing[1].get("fingerprint", {})
+    if found != fingerprint:
+        raise CheckpointMismatchError(
+            f"{out_dir} holds a checkpoint of another model ({describe_mismatch(fingerprint, found)}); "
+            "use another output directory or the matching config and vocabulary."
+        )
+    if not resume:
+        raise ValueError(
+            f"{out_dir} already holds a checkpoint of this model (step {existing[0]}): pass resume "
+            "(--resume) to continue it, or use an empty output directory."
+        )
+
+
+def _checked_strategy(strategy, tc):
+    """`strategy` (default `make_strategy("auto")`), whose replicas must divide the global batch."""
+    strategy = strategy if strategy is not None else make_strategy("auto")
+    replicas = strategy.num_replicas_in_sync
+    if tc.batch_size % replicas:
+        raise ValueError(f"Global batch size {tc.batch_size} is not divisible by the {replicas} replicas.")
+    return strategy
+
+
+class _Data(typing.NamedTuple):
+    """The run's batches, and the validation windows of its TensorBoard images and live-rows monitor."""
+
+    train: object
+    validation: object
+    image_window: object
+    image_tokens: list
+    live_rows_windows: object
+
+
+def _make_data(train_documents, validation_documents, vocabulary, model_config, tc):
+    """Tokenizes the documents into the run's `_Data`."""
+    tokenizer = GLoMoWordTokenizer(vocabulary, lowercase=tc.lowercase,
+                                   replace_digits=tc.replace_digits, splitting=tc.splitting)
+    train_data, validation_data, image_window, live_rows_windows = _make_datasets(
+        train_documents, validation_documents, tokenizer, model_config.sequence_length, tc)
+    image_tokens = [tokenizer.id_to_token(i) for i in image_window[0].numpy()]
+    return _Data(train_data, validation_data, image_window, image_tokens, live_rows_windows)
+
+
+def _build_model(model_config, tc, strategy):
+    """A compiled `GLoMoPretrainer` with its optimizer built, in `strategy`'s scope."""
+    with strategy.scope():
+        model = GLoMoPretrainer(model_config, seed=tc.seed, dtype=tc.precision)
+        model.compile(optimizer=_make_optimizer(tc))
+        model.optimizer.build(model.trainable_variables)
+    fit_logs_for_multi_worker(model, strategy)
+    return model
+
+
+def _restore_newest(model, manager, plateau, loss_log):
+    """Restores the newest good checkpoint into `model` and `plateau`; returns the manager's answer."""
+    restored = manager.restore(model)
+    plateau.set_state(restored.extra_state.get("plateau", {}))
+    if global_step(model) != restored.step:
+        raise ValueError(
+            f"Checkpoint {restored.path} is inconsistent: step {restored.step} but the optimizer "
+            f"has run {global_step(model)} iterations."
+        )
+    # Steps after the checkpoint are redone: drop them (and a line cut by a kill).
+    loss_log.truncate(restored.step)
+    return restored
+
+
+@dataclasses.dataclass
+class _Run:
+    """The pieces of a run that the fit loop drives: model, data, checkpoints, loss log, callbacks."""
+
+    model: object
+    train_config: PretrainConfig
+    data: _Data
+    manager: CheckpointManager
+    plateau: PlateauLRHalving
+    loss_log: StepLossLog
+    # Shared with the checkpointer's extra state: updated in place, never rebound.
+    skipped_steps: list
+    initial_step: int
+    checkpoint_path: str | None
+    stopper: StopBelowLearningRate
+    recorder: StepLossRecorder
+    summaries: PretrainingSummaries
+    live_rows: LiveRowsMonitor
+    checkpointer: PeriodicCheckpoint
+    callbacks: list
+    progress: bool
+
+    def restore_newest(self):
+        """Rewinds the model and lr schedule to the newest good checkpoint."""
+        return _restore_newest(self.model, self.manager, self.plateau, self.loss_log)
+
+    def close(self):
+        """Flushes and closes the run's summary writers and loss log."""
+        self.summaries.close()
+        self.live_rows.close()
+        self.loss_log.close()
+
+
+def _open_run(model, tc, data, fingerprint, length, *, out_dir, checkpoint_dir, log_dir, resume,
+              progress):
+    """The `_Run` of `model`: restored from the newest checkpoint on resume, its callbacks made."""
+    manager = CheckpointManager(checkpoint_dir, tc.keep_checkpoints, fingerprint)
+    plateau = PlateauLRHalving(patience=tc.plateau_patience, factor=0.5, verbose=1 if progress else 0)
+    loss_log = StepLossLog(os.path.join(out_dir, LOSS_LOG_FILE))
+    skipped_steps = []
+    start_step, checkpoint_path = 0, None
+    if resume:
+        restored = _restore_newest(model, manager, plateau, loss_log)
+        start_step, checkpoint_path = restored.step, restored.path
+        skipped_steps = [s for s in restored.extra_state.get("skipped_steps", []) if s <= start_step]
+    else:
+        loss_log.truncate(0)
+
+    stopper = StopBelowLearningRate(tc.min_lr_fraction * tc.learning_rate)
+    recorder = StepLossRecorder(loss_log)
+    summaries = PretrainingSummaries(
+        os.path.join(log_dir, "steps"), tc.log_every,
+        tc.batch_size * (released_mean_length(length) if tc.windows == "documents" else length),
+        image_every=tc.image_every, window=data.image_window, tokens=data.image_tokens,
+    )
+    checkpointer = PeriodicCheckpoint(
+        manager, tc.checkpoint_every,
+        lambda: {"plateau": plateau.get_state(), "skipped_steps": list(skipped_steps)},
+    )
+    nan_guard = keras.callbacks.TerminateOnNaN()
+    tensorboard = keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)
+    # Order matters at an epoch's end: the lr schedule updates before the checkpoint
+    # stores its state, and the loss log (recorder) is synced before the checkpoint.
+    live_rows = LiveRowsMonitor(data.live_rows_windows, os.path.join(log_dir, "live_rows"))
+    callbacks = [nan_guard, plateau, stopper, recorder, summaries, live_rows, tensorboard,
+                 checkpointer]
+    if tc.on_nan == "skip" and not resume:
+        # "skip" rewinds to the newest checkpoint: make sure there is one.
+        checkpointer.set_model(model)
+        checkpointer.save(0)
+    return _Run(model, tc, data, manager, plateau, loss_log, skipped_steps, start_step,
+                checkpoint_path, stopper, recorder, summaries, live_rows, checkpointer, callbacks,
+                progress)
+
+
+def _skip_batch(run, step):
+    """Consumes the batch of step + 1 without an update; returns the new global step."""
+    # The data position and the global step advance, the weights and optimizer slots do not.
+    run.model.optimizer.iterations.assign_add(1)
+    step += 1
+    run.skipped_steps.append(step)
+    run.recorder.losses[step] = float("nan")
+    run.loss_log.append(step, float("nan"), "skipped")
+    return step
+
+
+def _fit_to(run, step, target):
+    """One `model.fit` from global step `step` towards `target`, on the validation/checkpoint grid."""
+    tc = run.train_config
+    g = math.gcd(tc.validate_every, tc.checkpoint_every)
+    first_epoch = step // g
+    if step % g:
+        # Off the grid (resumed from a final checkpoint, or after a skipped
+        # batch): one short epoch back onto it.
+        end = min(target, (first_epoch + 1) * g)
+        steps_per_epoch, last_epoch = end - step, first_epoch + 1
+    else:
+        end = target
+        steps_per_epoch, last_epoch = g, math.ceil(end / g)
+    validation_epochs = [
+        e + 1 for e in range(first_epoch, last_epoch)
+        if min((e + 1) * g, end) % tc.validate_every == 0 and min((e + 1) * g, end) == (e + 1) * g
+    ]
+    return run.model.fit(
+        run.data.train.skip(step),
+        initial_epoch=first_epoch,
+        epochs=last_epoch,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=run.data.validation if validation_epochs else None,
+        validation_steps=tc.validation_steps if validation_epochs else None,
+        validation_freq=validation_epochs or 1,
+        callbacks=run.callbacks + [_StopAtStep(end)],
+        shuffle=False,  # a tf.data stream, ordered for exact resume; Keras' True only warns
+        verbose=1 if run.progress else 0,
+    )
+
+
+def _after_fit(run, step, to_skip):
+    """`(step to go on from, "steps" or why the run stops)` after a `fit` that started at `step`."""
+    new_step = global_step(run.model)
+    if not math.isfinite(run.recorder.losses.get(new_step, 0.0)):
+        if run.train_config.on_nan == "skip" and not _diverged(run.skipped_steps, new_step):
+            warnings.warn(
+                f"Non-finite loss at step {new_step}: skipping its batch (on_nan='skip'); "
+                "rewinding to the newest checkpoint and replaying up to it.",
+                stacklevel=4,  # pretrain's caller (_after_fit < _train < pretrain)
+            )
+            to_skip.add(new_step)
+            step = run.restore_newest().step
+            run.skipped_steps[:] = [s for s in run.skipped_steps if s <= step]
+            return step, "steps"
+        return new_step, "nan"
+    if run.stopper.stopped:
+        return new_step, "min_lr"
+    if new_step == step:
+        raise RuntimeError(f"Training made no progress at step {step}.")
+    return new_step, "steps"
+
+
+def _train(run):
+    """Fits up to `steps`, skipping non-finite steps' batches with on_nan='skip'; `(history, stopped)`."""
+    tc = run.train_config
+    history = {}
+    step = run.initial_step
+    stopped = "steps"
+    # Steps whose batch is skipped in this invocation (on_nan="skip"), ahead of `step`
+    # while a rewound run replays up to them.
+    to_skip = set()
+    if current_learning_rate(run.model) < run.stopper.threshold:
+        stopped = "min_lr"
+    try:
+        while stopped == "steps" and step < tc.steps:
+            if step + 1 in to_skip:
+                step = _skip_batch(run, step)
+                continue
+            target = min([tc.steps] + [s - 1 for s in to_skip if s > step])
+            _merge_history(history, _fit_to(run, step, target))
+            step, stopped = _after_fit(run, step, to_skip)
+    finally:
+        run.close()
+    return history, stopped
+
+
+def _finish(run, stopped):
+    """Writes the final checkpoint (none after a non-finite loss); `(final step, newest checkpoint)`."""
+    final_step = global_step(run.model)
+    checkpointer, checkpoint_path = run.checkpointer, run.checkpoint_path
+    if stopped != "nan" and checkpointer.last_saved_step != final_step and final_step > run.initial_step:
+        checkpointer.save(final_step)
+    if checkpointer.last_saved_step is not None:
+        checkpoint_path = run.manager.latest_path()
+    if stopped == "nan":
+        kept = run.manager.latest_path()
+        warnings.warn(
+            f"Non-finite loss at step {final_step}: training stopped. The last good checkpoint "
+            f"({kept or 'none'}) is kept; resume from it with a lower learning rate, or set "
+            "on_nan='skip' (--on-nan skip) to skip such batches.",
+            stacklevel=3,  # pretrain's caller
+        )
+    return final_step, checkpoint_path
+
+
 def pretrain(
     corpus,
     out_dir,
@@ -337,29 +641,12 @@ def pretrain(
     result.final_step, result.history["val_loss"][-1]
     ```
     """
-    model_config, train_config = _coerce_configs(model_config, train_config)
-    tc = train_config
+    model_config, tc = _coerce_configs(model_config, train_config)
     out_dir = os.fspath(out_dir)
-    if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < MIN_VOCABULARY_WORDS):
-        raise ValueError(f"Vocabulary too small: max_vocab must be >= {MIN_VOCABULARY_WORDS} words, got {max_vocab!r}.")
-    if isinstance(corpus, (list, tuple)) and len(corpus) == 1:
-        corpus = corpus[0]
-    for path in corpus if isinstance(corpus, (list, tuple)) else [corpus]:
-        if path == SYNTHETIC and isinstance(corpus, (list, tuple)):
-            raise ValueError("The synthetic corpus cannot be mixed with other corpora.")
-        if path != SYNTHETIC and not os.path.exists(os.fspath(path)):
-            raise FileNotFoundError(f"Corpus not found: {path}")
-    if validation_corpus is not None and not os.path.exists(os.fspath(validation_corpus)):
-        raise FileNotFoundError(f"Validation corpus not found: {validation_corpus}")
+    corpus = _check_inputs(corpus, validation_corpus, max_vocab)
     checkpoint_dir = os.path.join(out_dir, CHECKPOINT_DIR)
     vocabulary_path = os.path.join(out_dir, VOCABULARY_FILE)
-    probe = CheckpointManager(checkpoint_dir, tc.keep_checkpoints)
-    existing = probe.peek()
-    if resume:
-        if existing is None:
-            raise FileNotFoundError(f"Nothing to resume: no checkpoint in {checkpoint_dir}.")
-        if not os.path.isfile(vocabulary_path):
-            raise FileNotFoundError(f"Cannot resume: {vocabulary_path} is missing.")
+    existing = _check_resumable(checkpoint_dir, vocabulary_path, tc, resume)
     os.makedirs(out_dir, exist_ok=True)
     keras.utils.set_random_seed(tc.seed)
 
@@ -367,198 +654,29 @@ def pretrain(
         corpus, synthetic_valid = write_synthetic_corpus(os.path.join(out_dir, "synthetic"), model_config, tc.seed)
         validation_corpus = validation_corpus or synthetic_valid
     train_documents, validation_documents = _split_corpus(corpus, validation_corpus, corpus_format)
-
-    if resume:
-        vocabulary = load_vocabulary(vocabulary_path)
-    else:
-        vocabulary = build_vocabulary(
-            train_documents if vocabulary_documents is None
-            else itertools.islice(iter(train_documents), vocabulary_documents),
-            max_size=max_vocab if max_vocab is not None else model_config.vocabulary_size - 1,
-            lowercase=tc.lowercase,
-            replace_digits=tc.replace_digits,
-            splitting=tc.splitting,
-            progress=progress,
-        )
-    if len(vocabulary) - 1 < MIN_VOCABULARY_WORDS:
-        raise ValueError(
-            f"Vocabulary too small: {len(vocabulary) - 1} word(s) besides <unk> from {corpus}; "
-            f"need at least {MIN_VOCABULARY_WORDS}."
-        )
+    vocabulary = _vocabulary(train_documents, corpus, vocabulary_path, model_config, tc, resume=resume,
+                             max_vocab=max_vocab, vocabulary_documents=vocabulary_documents,
+                             progress=progress)
     model_config = dataclasses.replace(model_config, vocabulary_size=len(vocabulary))
     fingerprint = _model_fingerprint(model_config, vocabulary)
-    if existing is not None:
-        check_format_version(existing[1], os.path.join(checkpoint_dir, f"ckpt-{existing[0]:08d}"))
-        found = existing[1].get("fingerprint", {})
-        if found != fingerprint:
-            raise CheckpointMismatchError(
-                f"{out_dir} holds a checkpoint of another model ({describe_mismatch(fingerprint, found)}); "
-                "use another output directory or the matching config and vocabulary."
-            )
-        if not resume:
-            raise ValueError(
-                f"{out_dir} already holds a checkpoint of this model (step {existing[0]}): pass resume "
-                "(--resume) to continue it, or use an empty output directory."
-            )
+    _check_existing(existing, fingerprint, out_dir, checkpoint_dir, resume)
     if not resume:
         save_vocabulary(vocabulary, vocabulary_path)
     config_path = os.path.join(out_dir, CONFIG_FILE)
     save_configs(config_path, model_config, tc)
+    strategy = _checked_strategy(strategy, tc)
 
-    strategy = strategy if strategy is not None else make_strategy("auto")
-    replicas = strategy.num_replicas_in_sync
-    if tc.batch_size % replicas:
-        raise ValueError(f"Global batch size {tc.batch_size} is not divisible by the {replicas} replicas.")
-
-    tokenizer = GLoMoWordTokenizer(vocabulary, lowercase=tc.lowercase,
-                                   replace_digits=tc.replace_digits, splitting=tc.splitting)
-    train_data, validation_data, image_window, live_rows_windows = _make_datasets(
-        train_documents, validation_documents, tokenizer, model_config.sequence_length, tc)
-    image_tokens = [tokenizer.id_to_token(i) for i in image_window[0].numpy()]
-    length = model_config.sequence_length
-
-    with strategy.scope():
-        model = GLoMoPretrainer(model_config, seed=tc.seed, dtype=tc.precision)
-        model.compile(optimizer=_make_optimizer(tc))
-        model.optimizer.build(model.trainable_variables)
-    fit_logs_for_multi_worker(model, strategy)
-
-    manager = CheckpointManager(checkpoint_dir, tc.keep_checkpoints, fingerprint)
-    plateau = PlateauLRHalving(patience=tc.plateau_patience, factor=0.5, verbose=1 if progress else 0)
-    loss_log = StepLossLog(os.path.join(out_dir, LOSS_LOG_FILE))
-    skipped_steps = []
-
-    def restore_newest():
-        restored = manager.restore(model)
-        plateau.set_state(restored.extra_state.get("plateau", {}))
-        if global_step(model) != restored.step:
-            raise ValueError(
-                f"Checkpoint {restored.path} is inconsistent: step {restored.step} but the optimizer "
-                f"has run {global_step(model)} iterations."
-            )
-        # Steps after the checkpoint are redone: drop them (and a line cut by a kill).
-        loss_log.truncate(restored.step)
-        return restored
-
-    start_step, checkpoint_path = 0, None
-    if resume:
-        restored = restore_newest()
-        start_step, checkpoint_path = restored.step, restored.path
-        skipped_steps = [s for s in restored.extra_state.get("skipped_steps", []) if s <= start_step]
-    else:
-        loss_log.truncate(0)
-
+    data = _make_data(train_documents, validation_documents, vocabulary, model_config, tc)
+    model = _build_model(model_config, tc, strategy)
     log_dir = os.path.join(out_dir, LOG_DIR)
-    stopper = StopBelowLearningRate(tc.min_lr_fraction * tc.learning_rate)
-    recorder = StepLossRecorder(loss_log)
-    summaries = PretrainingSummaries(
-        os.path.join(log_dir, "steps"), tc.log_every,
-        tc.batch_size * (released_mean_length(length) if tc.windows == "documents" else length),
-        image_every=tc.image_every, window=image_window, tokens=image_tokens,
-    )
-    checkpointer = PeriodicCheckpoint(
-        manager, tc.checkpoint_every,
-        lambda: {"plateau": plateau.get_state(), "skipped_steps": list(skipped_steps)},
-    )
-    nan_guard = keras.callbacks.TerminateOnNaN()
-    tensorboard = keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)
-    # Order matters at an epoch's end: the lr schedule updates before the checkpoint
-    # stores its state, and the loss log (recorder) is synced before the checkpoint.
-    live_rows = LiveRowsMonitor(live_rows_windows, os.path.join(log_dir, "live_rows"))
-    callbacks = [nan_guard, plateau, stopper, recorder, summaries, live_rows, tensorboard,
-                 checkpointer]
-    if tc.on_nan == "skip" and not resume:
-        # "skip" rewinds to the newest checkpoint: make sure there is one.
-        checkpointer.set_model(model)
-        checkpointer.save(0)
-
-    g = math.gcd(tc.validate_every, tc.checkpoint_every)
-    history = {}
-    step = start_step
-    stopped = "steps"
-    # Steps whose batch is skipped in this invocation (on_nan="skip"), ahead of `step`
-    # while a rewound run replays up to them.
-    to_skip = set()
-    if current_learning_rate(model) < stopper.threshold:
-        stopped = "min_lr"
-    try:
-        while stopped == "steps" and step < tc.steps:
-            if step + 1 in to_skip:
-                # The batch of step + 1 is consumed without an update: the data position
-                # and the global step advance, the weights and optimizer slots do not.
-                model.optimizer.iterations.assign_add(1)
-                step += 1
-                skipped_steps.append(step)
-                recorder.losses[step] = float("nan")
-                loss_log.append(step, float("nan"), "skipped")
-                continue
-            target = min([tc.steps] + [s - 1 for s in to_skip if s > step])
-            first_epoch = step // g
-            if step % g:
-                # Off the grid (resumed from a final checkpoint, or after a skipped
-                # batch): one short epoch back onto it.
-                end = min(target, (first_epoch + 1) * g)
-                steps_per_epoch, last_epoch = end - step, first_epoch + 1
-            else:
-                end = target
-                steps_per_epoch, last_epoch = g, math.ceil(end / g)
-            validation_epochs = [
-                e + 1 for e in range(first_epoch, last_epoch)
-                if min((e + 1) * g, end) % tc.validate_every == 0 and min((e + 1) * g, end) == (e + 1) * g
-            ]
-            fit_history = model.fit(
-                train_data.skip(step),
-                initial_epoch=first_epoch,
-                epochs=last_epoch,
-                steps_per_epoch=steps_per_epoch,
-                validation_data=validation_data if validation_epochs else None,
-                validation_steps=tc.validation_steps if validation_epochs else None,
-                validation_freq=validation_epochs or 1,
-                callbacks=callbacks + [_StopAtStep(end)],
-                shuffle=False,  # a tf.data stream, ordered for exact resume; Keras' True only warns
-                verbose=1 if progress else 0,
-            )
-            _merge_history(history, fit_history)
-            new_step = global_step(model)
-            if not math.isfinite(recorder.losses.get(new_step, 0.0)):
-                if tc.on_nan == "skip" and not _diverged(skipped_steps, new_step):
-                    warnings.warn(
-                        f"Non-finite loss at step {new_step}: skipping its batch (on_nan='skip'); "
-                        "rewinding to the newest checkpoint and replaying up to it.",
-                        stacklevel=2,
-                    )
-                    to_skip.add(new_step)
-                    step = restore_newest().step
-                    skipped_steps[:] = [s for s in skipped_steps if s <= step]
-                    continue
-                stopped = "nan"
-            elif stopper.stopped:
-                stopped = "min_lr"
-            elif new_step == step:
-                raise RuntimeError(f"Training made no progress at step {step}.")
-            step = new_step
-    finally:
-        summaries.close()
-        live_rows.close()
-        loss_log.close()
-
-    final_step = global_step(model)
-    if stopped != "nan" and checkpointer.last_saved_step != final_step and final_step > start_step:
-        checkpointer.save(final_step)
-    if checkpointer.last_saved_step is not None:
-        checkpoint_path = manager.latest_path()
-    if stopped == "nan":
-        kept = manager.latest_path()
-        warnings.warn(
-            f"Non-finite loss at step {final_step}: training stopped. The last good checkpoint "
-            f"({kept or 'none'}) is kept; resume from it with a lower learning rate, or set "
-            "on_nan='skip' (--on-nan skip) to skip such batches.",
-            stacklevel=2,
-        )
+    run = _open_run(model, tc, data, fingerprint, model_config.sequence_length, out_dir=out_dir,
+                    checkpoint_dir=checkpoint_dir, log_dir=log_dir, resume=resume, progress=progress)
+    history, stopped = _train(run)
+    final_step, checkpoint_path = _finish(run, stopped)
     return PretrainResult(
         history=history,
-        step_losses=dict(recorder.losses),
-        initial_step=start_step,
+        step_losses=dict(run.recorder.losses),
+        initial_step=run.initial_step,
         final_step=final_step,
         stopped=stopped,
         model=model,
@@ -569,6 +687,6 @@ def pretrain(
         checkpoint_dir=checkpoint_dir,
         log_dir=log_dir,
         checkpoint_path=checkpoint_path,
-        skipped_steps=list(skipped_steps),
-        loss_log_path=loss_log.path,
+        skipped_steps=list(run.skipped_steps),
+        loss_log_path=run.loss_log.path,
     )
