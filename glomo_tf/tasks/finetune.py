@@ -369,16 +369,7 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
     train, validation, test = datasets(config, data, caches,
                                        repeat_train=config.validations_per_epoch > 1)
 
-    validation_callback = None
-    if config.task == "squad":
-        from glomo_tf.tasks.finetune_callbacks import ValidationScores
-
-        validation_callback = ValidationScores(
-            lambda: {f"val_{k}": v for k, v in squad_scores(
-                model, data.splits["validation"], validation, config).items()})
-        validation_data = None
-    else:
-        validation_data = validation
+    validation_data, validation_callback = _validation(config, model, data, validation)
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
     callbacks, best = make_callbacks(config, out_dir, validation_callback)
@@ -386,16 +377,39 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
                   callbacks, verbose)
     best.restore(model)
     metrics = report(config, model, data, test, history, best, info)
-    metrics.update({
+    metrics.update(_run_details(config, graph_module, cache_summary, started))
+    if out_dir is not None:
+        _save_run(out_dir, metrics, config)
+    return metrics
+
+
+def _validation(config, model, data, validation):
+    """`(validation_data for fit, validation callback)`: SQuAD is scored by a callback, the rest by `fit`."""
+    if config.task != "squad":
+        return validation, None
+    from glomo_tf.tasks.finetune_callbacks import ValidationScores
+
+    # EM / F1 need the decoded answer spans, which Keras' metrics cannot compute.
+    callback = ValidationScores(
+        lambda: {f"val_{k}": v for k, v in squad_scores(
+            model, data.splits["validation"], validation, config).items()})
+    return None, callback
+
+
+def _run_details(config, graph_module, cache_summary, started):
+    """The metrics that describe the run rather than the model: graphs, caches, seconds."""
+    return {
         "graphs": os.path.basename(os.path.normpath(graph_module.path)),
         "graphs_untrained": config.graphs_untrained,
         "graph_cache": cache_summary,
         "seconds": round(time.time() - started, 2),
-    })
-    if out_dir is not None:
-        _write_json(os.path.join(out_dir, "metrics.json"), metrics)
-        _write_json(os.path.join(out_dir, "config.json"), config.to_dict())
-    return metrics
+    }
+
+
+def _save_run(out_dir, metrics, config):
+    """Writes `metrics.json` and `config.json` to `out_dir`."""
+    _write_json(os.path.join(out_dir, "metrics.json"), metrics)
+    _write_json(os.path.join(out_dir, "config.json"), config.to_dict())
 
 
 def report(config, model, data, test, history, best, info):
