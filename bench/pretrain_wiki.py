@@ -50,6 +50,32 @@ def scalars(directory, tag):
     return sorted(found)
 
 
+def newest_stretch(losses, gap_factor=10.0):
+    """`((step, wall), (step, wall))`: the ends of the newest stretch of logged steps that
+    one process ran without a pause, for its speed.
+
+    A stop and `--resume` leaves a gap in the wall times (and the steps logged after the
+    last checkpoint twice), so the stretch ends, going back in time, at the first step that
+    does not come before the next one or at an interval more than `gap_factor` times the
+    typical one. Its first interval is dropped too: a resumed process traces its step
+    function there.
+    """
+    points = sorted((wall, step) for step, wall, _ in losses)
+    tail = points[-21:]
+    intervals = [b[0] - a[0] for a, b in zip(tail, tail[1:])]
+    typical = float(np.median(intervals)) if intervals else 0.0
+    start = len(points) - 1
+    while start > 0:
+        (wall_a, step_a), (wall_b, step_b) = points[start - 1], points[start]
+        if step_a >= step_b or wall_b - wall_a > gap_factor * max(typical, 1e-9):
+            break
+        start -= 1
+    if len(points) - start > 2:
+        start += 1
+    (wall0, step0), (wall1, step1) = points[start], points[-1]
+    return (step0, wall0), (step1, wall1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="the pretraining run directory")
@@ -89,9 +115,7 @@ def main():
     still_dead = {s: len(dead[s] & dead[p]) for p, s in zip(steps, steps[1:])}
     if len(losses) < 2:
         raise SystemExit(f"{args.run}: fewer than 2 logged steps; nothing to report yet.")
-    # Speed from the wall times of the logged steps, over the newest stretch without a
-    # restart (a resumed run's first steps include tracing).
-    (s0, t0, _), (s1, t1, _) = losses[len(losses) // 2], losses[-1]
+    (s0, t0), (s1, t1) = newest_stretch(losses)
     rate = (s1 - s0) * per_step / max(t1 - t0, 1e-9)
     rows = [[f"{s:,}", f"{s * per_step / 1e6:.2f}", f"{v:.3f}",
              f"{live[s]:.1%}" if s in live else "not measured",
@@ -107,8 +131,8 @@ def main():
         f"{train['window_stride_jitter']}), splitting `{train['splitting']}`, precision "
         f"{train['precision']}. Tokens per step: {per_step:,.0f} (batch × mean window "
         f"length).\n\n"
-        f"Reached step {losses[-1][0]:,} = {losses[-1][0] * per_step / 1e6:.2f}M training "
-        f"tokens. Speed over steps {s0:,}–{s1:,}: {rate:,.0f} tokens/s "
+        f"Reached step {max(s for s, _, _ in losses):,} = {max(s for s, _, _ in losses) * per_step / 1e6:.2f}M training "
+        f"tokens. Speed over steps {s0:,}–{s1:,} (the newest stretch without a stop): {rate:,.0f} tokens/s "
         f"({(s1 - s0) / max(t1 - t0, 1e-9):.2f} steps/s; the 2 cores were shared with other "
         "work during the run).\n\n"
         "Validation (the same windows every time; live rows = share of real rows with an "
