@@ -44,20 +44,26 @@ class Tally:
             1 backward), layer l, head k attaches.
         offset_hits: `[2, max_offset]`: how many have their head at distance o + 1 on
             that side (what the fixed rule "the word o + 1 to the left / right" gets).
+        adjacent_hits: `[2, L, K]`: of the words of each side, how many have the top-1 of
+            that head's row on the adjacent word (c - 1 forward, c + 1 backward), right or
+            wrong: how local a head is, next to the gold share `offset_hits[:, 0]`.
     """
 
     words: np.ndarray
     head_hits: np.ndarray
     offset_hits: np.ndarray
+    adjacent_hits: np.ndarray
 
     @classmethod
     def empty(cls, num_layers, num_heads, max_offset):
         return cls(np.zeros(2, np.int64), np.zeros((2, num_layers, num_heads), np.int64),
-                   np.zeros((2, max_offset), np.int64))
+                   np.zeros((2, max_offset), np.int64),
+                   np.zeros((2, num_layers, num_heads), np.int64))
 
     def merged(self, other):
         return Tally(self.words + other.words, self.head_hits + other.head_hits,
-                     self.offset_hits + other.offset_hits)
+                     self.offset_hits + other.offset_hits,
+                     self.adjacent_hits + other.adjacent_hits)
 
 
 class AttachmentCounts:
@@ -117,9 +123,11 @@ class AttachmentCounts:
             side = 0 if h < c else 1
             distance = abs(c - h)
             hits = (top1[side, :, :, c] == h).astype(np.int64)
+            adjacent = (top1[side, :, :, c] == (c - 1 if side == 0 else c + 1)).astype(np.int64)
             for tally in (self.total, self._relation(base_relation(relation))):
                 tally.words[side] += 1
                 tally.head_hits[side] += hits
+                tally.adjacent_hits[side] += adjacent
                 if distance <= self.max_offset:
                     tally.offset_hits[side, distance - 1] += 1
 
@@ -204,7 +212,9 @@ def score_offsets(tally, choice):
             "combined": _share(f + b, tally.words.sum())}
 
 
-def head_shares(tally):
-    """`[2, L, K]`: every head's share of its side's words."""
+def head_shares(tally, hits=None):
+    """`[2, L, K]`: every head's share of its side's words (`hits`: another `[2, L, K]`
+    count over the same words, e.g. `tally.adjacent_hits`)."""
+    hits = tally.head_hits if hits is None else hits
     words = np.maximum(tally.words, 1)[:, None, None]
-    return np.where(tally.words[:, None, None] > 0, tally.head_hits / words, 0.0)
+    return np.where(tally.words[:, None, None] > 0, hits / words, 0.0)

@@ -10,7 +10,7 @@ The untrained baseline is the same module's predictor at its random initialisati
 all the treebank's sentences (nothing is selected there).
 
 Example:
->>> result = evaluate_module("saved_models/glomo_wiki_tiny",  # doctest: +SKIP
+>>> result = evaluate_module("saved_models/glomo_wiki",  # doctest: +SKIP
 ...                          "en_ewt-ud-dev.conllu.xz")
 >>> print(format_table(result))  # doctest: +SKIP
 """
@@ -117,9 +117,17 @@ def _relations(selection, scored, names, untrained=None):
     return rows
 
 
-def _per_head(tally):
-    shares = head_shares(tally)
+def _per_head(tally, hits=None):
+    shares = head_shares(tally, hits)
     return {side: shares[s].tolist() for s, side in enumerate(SIDES)}
+
+
+def _locality(tally):
+    """How often the gold head, and each head's top-1, is the adjacent word."""
+    words = np.maximum(tally.words, 1)
+    gold = tally.offset_hits[:, 0] / words
+    return {"gold": {side: float(gold[s]) for s, side in enumerate(SIDES)},
+            "per_head": _per_head(tally, tally.adjacent_hits)}
 
 
 def _live(counts):
@@ -215,6 +223,7 @@ def evaluate_module(module, treebank, select_on=None, max_sentences=None, untrai
         "max_offset": max_offset,
         "methods": methods,
         "per_head": _per_head(scored.total),
+        "adjacent": _locality(scored.total),
         "untrained_per_head": _per_head(untrained[1].total) if untrained else None,
         "live_rows": dict(_live(live_counts),
                           sentences=live_counts.sentences),
@@ -297,17 +306,21 @@ def relation_rows(result):
 
 
 def head_rows(result):
-    """Rows `[direction, layer, head, attachment, live rows]` for every head."""
+    """Rows `[direction, layer, head, attachment, top-1 adjacent, live rows]` for every
+    head."""
     rows = []
+    adjacent = result["adjacent"]["per_head"]
     for side in SIDES:
         for layer, shares in enumerate(result["per_head"][side]):
             for head, share in enumerate(shares):
                 rows.append([side, layer + 1, head + 1, _pct(share),
+                             _pct(adjacent[side][layer][head]),
                              _pct(result["live_rows"][side][layer][head])])
     return rows
 
 
-HEAD_HEADER = ["direction", "layer", "head", "attachment", "live rows"]
+HEAD_HEADER = ["direction", "layer", "head", "attachment", "top-1 on the adjacent word",
+               "live rows"]
 
 
 def _summary_lines(result):
@@ -326,7 +339,19 @@ def _summary_lines(result):
         f"column, over {result['live_rows']['sentences']} sentences.",
         f"Relations: {result['relation_labels']}; the best heads beat the best offsets on "
         f"{beats} of the {len(result['relations'])} most frequent.",
+        _locality_line(result["adjacent"]),
     ]
+
+
+def _locality_line(adjacent):
+    gold, heads = adjacent["gold"], adjacent["per_head"]
+    spans = []
+    for side in SIDES:
+        values = np.asarray(heads[side]).ravel()
+        spans.append(f"{side} heads {_pct(values.min())}–{_pct(values.max())} (gold "
+                     f"{_pct(gold[side])})")
+    return ("Top-1 on the adjacent word, over the scored words of each side: "
+            + "; ".join(spans) + ".")
 
 
 def _text_table(header, rows):

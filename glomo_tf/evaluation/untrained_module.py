@@ -9,7 +9,7 @@ from the pretrained module only in the predictor's weights, so comparing the two
 what pretraining adds.
 
 Example:
->>> out = export_untrained_like("saved_models/glomo_wiki_tiny", "/tmp/untrained", seed=0)  # doctest: +SKIP
+>>> out = export_untrained_like("saved_models/glomo_wiki", "/tmp/untrained", seed=0)  # doctest: +SKIP
 >>> load_graph_module(out).graphs(["The cat sat ."])["graphs"].shape  # doctest: +SKIP
 TensorShape([1, 2, 2, 2, 4, 4])
 """

@@ -44,6 +44,11 @@ def test_hand_computed_attachment():
     assert offsets == Choice(1, 1)
     assert score_offsets(counts.total, offsets)["combined"] == 0.75
     np.testing.assert_allclose(head_shares(counts.total), [[[0.5, 0.5]], [[1.0, 0.0]]])
+    # Top-1 on the adjacent word (hit or not): forward head 1 reads c - 1 for loudly (2)
+    # and "." (3); backward head 1 reads c + 1 for The and dog; head 2 never does.
+    assert counts.total.adjacent_hits.tolist() == [[[2, 0]], [[2, 0]]]
+    np.testing.assert_allclose(head_shares(counts.total, counts.total.adjacent_hits),
+                               [[[1.0, 0.0]], [[1.0, 0.0]]])
     # Per base relation: punct:x counts as punct; only "." is one, its head on the left.
     punct = counts.relation("punct")
     assert punct.words.tolist() == [1, 0] and punct.head_hits[0].tolist() == [[0, 1]]

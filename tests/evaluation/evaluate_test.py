@@ -18,8 +18,9 @@ def sentences():
     return parse_conllu(conllu_samples.treebank())
 
 
-def _hits_by_hand(module, sentences):
-    """Independent count: [2, L, K] attachments and [2] words, from graphs_from_tokens."""
+def _hits_by_hand(module, sentences, adjacent=False):
+    """Independent count: [2, L, K] attachments (with `adjacent`: top-1s on the adjacent
+    word instead) and [2] words, from graphs_from_tokens."""
     config = module.config
     hits = np.zeros((2, config["num_layers"], config["num_heads"]), int)
     words = np.zeros(2, int)
@@ -31,7 +32,8 @@ def _hits_by_hand(module, sentences):
             side = 0 if head - 1 < c else 1
             words[side] += 1
             rows = graphs[side, :, :, c, :]                 # [L, K, T]
-            hits[side] += (rows.max(-1) > 0) & (rows.argmax(-1) == head - 1)
+            target = c + (1 if side else -1) if adjacent else head - 1
+            hits[side] += (rows.max(-1) > 0) & (rows.argmax(-1) == target)
     return hits, words
 
 
@@ -40,10 +42,15 @@ def test_scores_against_an_independent_count(module, sentences, tmp_path):
     result = evaluate_module(module, scored, select_on=selection, untrained_seed=0,
                              max_offset=4, work_dir=tmp_path)
     hits, words = _hits_by_hand(module, scored)
+    adjacent_hits, _ = _hits_by_hand(module, scored, adjacent=True)
     assert [result["words"]["scored_left_head"], result["words"]["scored_right_head"]] == \
         words.tolist() == [4, 8]
     for side, name in enumerate(("forward", "backward")):
         np.testing.assert_allclose(result["per_head"][name], hits[side] / words[side])
+        np.testing.assert_allclose(result["adjacent"]["per_head"][name],
+                                   adjacent_hits[side] / words[side])
+    # Right heads adjacent for 6 of 8 scored words, left heads for none (see below).
+    assert result["adjacent"]["gold"] == {"forward": 0.0, "backward": 0.75}
     # The heads were chosen on the selection sentences, and scored here.
     sel_hits, sel_words = _hits_by_hand(module, selection)
     glomo = result["methods"]["glomo"]
@@ -88,7 +95,8 @@ def test_halves_and_reports(module, tmp_path):
     by_hand, _ = _hits_by_hand(module, read_conllu(path)[2:])
     np.testing.assert_allclose(result["per_head"]["forward"], by_hand[0] / 4)
     table = format_table(result)
-    for text in ("GLoMo heads", "fixed offset", "Every head", "first 2 sentences", "det"):
+    for text in ("GLoMo heads", "fixed offset", "Every head", "first 2 sentences", "det",
+                 "Top-1 on the adjacent word"):
         assert text in table, text
     markdown = to_markdown(result)
     assert "| method | forward (head left) |" in markdown and "| relation |" in markdown
