@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from glomo_tf.files.atomic_write import write_json
 from glomo_tf.tasks.finetune_config import FinetuneConfig
 
 NUM_CLASSES = {"imdb": 2, "sst2": 2, "nli": 3}
@@ -408,8 +409,8 @@ def _run_details(config, graph_module, cache_summary, started):
 
 def _save_run(out_dir, metrics, config):
     """Writes `metrics.json` and `config.json` to `out_dir`."""
-    _write_json(os.path.join(out_dir, "metrics.json"), metrics)
-    _write_json(os.path.join(out_dir, "config.json"), config.to_dict())
+    write_json(os.path.join(out_dir, "metrics.json"), metrics)
+    write_json(os.path.join(out_dir, "config.json"), config.to_dict())
 
 
 def report(config, model, data, test, history, best, info):
@@ -438,9 +439,3 @@ def report(config, model, data, test, history, best, info):
     metrics.update({k: v for k, v in info.items() if v is not None})
     return metrics
 
-
-def _write_json(path, value):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
