@@ -51,14 +51,11 @@ baseline = parent_recovery(most_recent_trigger_graphs(family.is_trigger(lines)),
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from typing import Optional
 
 import numpy as np
 
-from glomo_tf.data.synthetic import parents_path
-from glomo_tf.files.atomic_write import write_text
+from glomo_tf.data.synthetic import write_with_parents
 
 _ONSETS = ("b", "d", "f", "g", "h", "j", "k", "l", "m", "p", "r", "s", "t", "v", "w",
            "z", "br", "dr", "gl", "kr", "pl", "st", "tr")
@@ -280,11 +277,7 @@ class PlantedFamily:
         spaces) and their parents to the sidecar `parents_path(path)` (one JSON list per
         line), both atomically. Returns the sidecar's path."""
         lines, parents = self.sample(num_lines, seed)
-        path = os.fspath(path)
-        sidecar = parents_path(path)
-        write_text(path, "".join(" ".join(line) + "\n" for line in lines))
-        write_text(sidecar, "".join(json.dumps(row.tolist()) + "\n" for row in parents))
-        return sidecar
+        return write_with_parents(path, lines, parents)
 
 
 def most_recent_trigger_graphs(is_trigger, mask=None):

@@ -289,11 +289,18 @@ class PlantedLanguage:
             The sidecar's path.
         """
         documents, parents = self.sample(num_documents, seed)
-        path = os.fspath(path)
-        sidecar = parents_path(path)
-        write_text(path, "".join(" ".join(d) + "\n" for d in documents))
-        write_text(sidecar, "".join(json.dumps(p.tolist()) + "\n" for p in parents))
-        return sidecar
+        return write_with_parents(path, documents, parents)
+
+
+def write_with_parents(path: str | os.PathLike, documents, parents) -> str:
+    """Writes `documents` (word lists) one per line to `path` and their `parents` (int
+    arrays) to the sidecar `parents_path(path)`, one JSON list per line, both atomically.
+    Returns the sidecar's path."""
+    path = os.fspath(path)
+    sidecar = parents_path(path)
+    write_text(path, "".join(" ".join(d) + "\n" for d in documents))
+    write_text(sidecar, "".join(json.dumps(p.tolist()) + "\n" for p in parents))
+    return sidecar
 
 
 def parents_path(corpus_path: str | os.PathLike) -> str:
