@@ -37,7 +37,8 @@ def add_parser(subparsers):
     export.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
                         help="longest sequence the module returns; longer text is truncated")
     export.add_argument("--checkpoint", default=None,
-                        help="a ckpt-N directory, .weights.h5 or .keras (default: the newest)")
+                        help="latest (the default), best (lowest validation loss), a step "
+                             "number, a ckpt-N directory, a .weights.h5 or a .keras file")
     export.set_defaults(func=run, command="export")
 
     graphs = subparsers.add_parser(
