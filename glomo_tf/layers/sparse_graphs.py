@@ -1,8 +1,8 @@
 """Sparse GLoMo graphs: the live entries of `[B, 2, L, K, T, T]` graphs, and products with them.
 
-Mode-4 rows are sparse (`ReLU(s - θ)^2` zeroes most columns: on IMDB reviews the
-`glomo_wiki_tiny` module has 2.2 live columns per graph row on average, about 90 at most),
-so the transfer only needs each row's live columns. A batch of sparse graphs is a dict of
+Mode-4 and mode-5 rows are sparse (`ReLU(s - θ)^2` zeroes every column whose score is
+below the row's threshold; mode 5 keeps at least the two best), so the transfer only needs
+each row's live columns. A batch of sparse graphs is a dict of
 four `[B, N]` tensors, one entry per live `(direction, layer, head, row, column)`:
 
 - `"values"`: float, `G_ij`;

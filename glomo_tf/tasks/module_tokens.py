@@ -29,7 +29,7 @@ class ModuleTokens(keras.layers.Layer):
 
     ```python
     text = keras.Input(shape=(), dtype="string")
-    out = ModuleTokens("saved_models/glomo_wiki_tiny", max_length=400)(text)
+    out = ModuleTokens("saved_models/glomo_wiki", max_length=400)(text)
     ```
     """
 

@@ -25,7 +25,7 @@ class UntrainedGraphSource:
     Example:
 
     ```python
-    source = UntrainedGraphSource(load_graph_module("saved_models/glomo_wiki_tiny"), seed=0)
+    source = UntrainedGraphSource(load_graph_module("saved_models/glomo_wiki"), seed=0)
     source.graphs_from_ids([[3, 4, 5]], [[1, 1, 1]])["graphs"]   # [1, 2, L, K, 3, 3]
     ```
     """

@@ -27,7 +27,7 @@ A cache is only used with the module, tokenizer, settings and texts it was built
 Example:
 
 ```python
-module = load_graph_module("saved_models/glomo_wiki_tiny")
+module = load_graph_module("saved_models/glomo_wiki")
 cache = open_or_build_graph_cache(module, texts, "cache/imdb-train", max_tokens=400)
 batch = cache.batch([0, 1, 2])       # {"values", "slots", "rows", "cols"}: [3, N]
 ```

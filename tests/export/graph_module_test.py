@@ -258,10 +258,10 @@ def test_modules_without_graphs_from_tokens_load_and_rebuild_it(exported, module
 
 
 def test_shipped_module_without_the_function_matches_its_text_graphs():
-    """glomo_wiki_tiny was exported before graphs_from_tokens (legacy punctuation rule)."""
+    """glomo_planted_tiny was exported before graphs_from_tokens existed."""
     from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
 
-    shipped = load_graph_module(os.path.join(REPO, "saved_models", "glomo_wiki_tiny"))
+    shipped = load_graph_module(os.path.join(REPO, "saved_models", "glomo_planted_tiny"))
     assert not shipped.has_token_function
     settings = {k: v for k, v in shipped.config["tokenizer"].items() if k != "class"}
     texts = ["The cat didn't sit on the mat in 1999.", "Ｆｕｌｌ width -- ok", ""]

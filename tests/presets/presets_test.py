@@ -15,7 +15,7 @@ from glomo_tf import presets
 from glomo_tf.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUNDLED = ("glomo_planted_tiny", "glomo_wiki_tiny")
+BUNDLED = ("glomo_planted_tiny", "glomo_wiki")
 
 
 def test_the_bundled_modules_are_presets_with_model_cards():
@@ -67,7 +67,7 @@ def test_from_preset_and_load_graph_module_take_a_name():
     assert graphs.shape[:4] == (1, 2, 2, 4)
     assert load_graph_module("glomo_planted_tiny").config == layer.module_config
     assert check_module_directory("glomo_planted_tiny")["format_version"] == 1
-    with pytest.raises(ValueError, match="glomo_wiki_tiny"):
+    with pytest.raises(ValueError, match="glomo_wiki"):
         GLoMoGraphs.from_preset("glomo_nope")
 
 
@@ -75,8 +75,8 @@ def test_glomo_presets_lists_names_and_shows_a_model_card(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in BUNDLED)
-    assert main(["presets", "glomo_wiki_tiny"]) == 0
-    assert "# glomo_wiki_tiny" in capsys.readouterr().out
+    assert main(["presets", "glomo_wiki"]) == 0
+    assert "# glomo_wiki\n" in capsys.readouterr().out
     assert main(["presets", "glomo_nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("glomo presets: error:") and "glomo_planted_tiny" in err[0]
@@ -155,4 +155,4 @@ def test_a_wheel_in_a_fresh_venv_loads_a_preset_by_name(tmp_path):
     assert shape == "(1, 2)"
     listed = subprocess.run([str(venv / "bin" / "glomo"), "presets"], capture_output=True,
                             text=True, cwd=tmp_path, env=environment, timeout=120)
-    assert listed.returncode == 0 and "glomo_wiki_tiny" in listed.stdout, listed.stderr
+    assert listed.returncode == 0 and "glomo_wiki" in listed.stdout, listed.stderr
