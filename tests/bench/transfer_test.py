@@ -1,0 +1,58 @@
+"""bench/transfer.py's bookkeeping: which recorded runs fill which table, and the table itself."""
+
+import os
+import re
+import shutil
+
+from bench import transfer
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLANTED = os.path.join(REPO, "saved_models", "glomo_planted_tiny")
+BUDGET = transfer.BUDGETS["smoke"]["imdb"]
+
+
+def _run(row, seed, accuracy, graphs, key):
+    return {"row": row, "transfer": transfer.ROWS[row][0], "seed": seed, "accuracy": accuracy,
+            "key": key, "graphs": graphs, "seconds": 10.0, "wall": 12.0, "skipped": {},
+            "train_examples": 128, "eval_examples": 64, "validation_accuracy": 50.0}
+
+
+def test_module_name_is_the_directory_and_its_weights(tmp_path):
+    name = transfer.module_name(PLANTED)
+    assert re.fullmatch(r"glomo_planted_tiny@[0-9a-f]{12}", name)
+    assert transfer.module_name("glomo_planted_tiny") == name  # a preset name resolves
+    copy = tmp_path / "glomo_planted_tiny"
+    shutil.copytree(PLANTED, copy)
+    assert transfer.module_name(str(copy)) == name
+    with open(copy / "variables" / "variables.data-00000-of-00001", "ab") as f:
+        f.write(b"\0")  # other weights under the same name: another module
+    assert transfer.module_name(str(copy)) != name
+
+
+def test_matching_runs_keeps_this_budget_and_this_modules_graph_rows():
+    key = transfer.budget_key("imdb", BUDGET)
+    assert key != transfer.budget_key("imdb", transfer.BUDGETS["full"]["imdb"])
+    ours = transfer.module_name(PLANTED)
+    runs = [_run("none", 0, 60.0, "other@000000000000", key),        # tokenizer only: kept
+            _run("embeddings", 0, 61.0, ours, key),
+            _run("embeddings", 1, 70.0, "other@000000000000", key),  # another module's graphs
+            _run("none", 1, 59.0, ours, "0" * 12)]                   # another budget
+    kept = transfer.matching_runs(runs, key, PLANTED)
+    assert [(r["row"], r["seed"]) for r in kept] == [("none", 0), ("embeddings", 0)]
+
+
+def test_task_section_pairs_deltas_by_seed_and_marks_partial_tables():
+    key = transfer.budget_key("imdb", BUDGET)
+    ours = transfer.module_name(PLANTED)
+    runs = [_run("none", 0, 60.0, ours, key), _run("none", 1, 62.0, ours, key),
+            _run("embeddings", 0, 61.0, ours, key), _run("embeddings", 1, 65.0, ours, key),
+            _run("untrained", 0, 60.5, ours, key)]
+    body = transfer.task_section("imdb", runs, BUDGET, PLANTED, [0, 1], "smoke")
+    assert body.startswith("**PARTIAL**") and "done so far: 5 of 8 runs" in body
+    row = next(line for line in body.splitlines() if line.startswith("| GLoMo on embeddings"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # deltas by seed: +1 and +3 -> mean +2.00, sample std 1.41; vs untrained only seed 0: +0.50
+    assert cells[1] == "2" and cells[2] == "63.00 ± 2.83"
+    assert cells[3] == "+2.00 ± 1.41" and cells[4] == "+0.50 (1 seed)"
+    assert cells[-2:] == ["89.16", "+0.65"]
+    assert ours in body and "SMOKE TEST" in body
