@@ -82,6 +82,12 @@ class AttachmentCounts:
         self.relations = {}
         self.live_rows = np.zeros((2, num_layers, num_heads), np.int64)
         self.counted_rows = np.zeros(2, np.int64)
+        # How spread a live row is: its non-zero columns (of the allowed ones) and its
+        # largest weight. Top-1 attachment reads one column of a row, so a row spread over
+        # many columns gives a weak top-1 even when the mass sits near the gold head.
+        self.live_columns = np.zeros((2, num_layers, num_heads), np.int64)
+        self.allowed_columns = np.zeros((2, num_layers, num_heads), np.int64)
+        self.top_weight = np.zeros((2, num_layers, num_heads), np.float64)
         self.sentences = 0
 
     @property
@@ -145,6 +151,31 @@ class AttachmentCounts:
         self.live_rows[0] += live[0, :, :, 1:length].sum(-1)
         self.live_rows[1] += live[1, :, :, : length - 1].sum(-1)
         self.counted_rows += length - 1
+
+    def add_row_spread(self, graphs):
+        """Counts the live columns and the top-1 weight of one sentence's live rows.
+
+        Args:
+            graphs: float `[2, L, K, n, n]`, in input order (forward rows j < i,
+                backward rows j > i), rows summing to 1 or 0.
+        """
+        graphs = np.asarray(graphs, np.float64)
+        n = graphs.shape[-1]
+        if n < 2:
+            return
+        live = graphs.sum(-1) > 0.5                                   # [2, L, K, n]
+        allowed = np.stack([np.arange(n), n - 1 - np.arange(n)])      # [2, n]
+        self.live_columns += np.where(live, (graphs > 0).sum(-1), 0).sum(-1)
+        self.allowed_columns += (live * allowed[:, None, None, :]).sum(-1)
+        self.top_weight += np.where(live, graphs.max(-1), 0.0).sum(-1)
+
+    def row_spread(self):
+        """`([2, L, K] live columns ÷ allowed columns, [2, L, K] mean top-1 weight)` over
+        the live rows counted by `add_row_spread` (0 where none was)."""
+        live = np.maximum(self.live_rows, 1)
+        columns = np.where(self.allowed_columns > 0,
+                           self.live_columns / np.maximum(self.allowed_columns, 1), 0.0)
+        return columns, np.where(self.live_rows > 0, self.top_weight / live, 0.0)
 
     def _relation(self, name):
         if name not in self.relations:

@@ -80,6 +80,7 @@ def count_attachment(graph_module, sentences, max_offset=MAX_OFFSET, live=True):
         counts.add_sentence(top1, sentence.heads, sentence.relations)
         if live:
             counts.add_live_rows(graphs.sum(-1) > 0.5, graphs.shape[-1])
+            counts.add_row_spread(graphs)
     return counts
 
 
@@ -135,8 +136,16 @@ def _live(counts):
     counted = counts.counted_rows
     overall = float(counts.live_rows.sum() / max(counted.sum() * fractions.shape[1]
                                                  * fractions.shape[2], 1))
+    columns, top_weight = counts.row_spread()
+    live = max(int(counts.live_rows.sum()), 1)
     return {"forward": fractions[0].tolist(), "backward": fractions[1].tolist(),
-            "overall": overall, "counted_rows_per_head": counted.tolist()}
+            "overall": overall, "counted_rows_per_head": counted.tolist(),
+            "live_columns": {"forward": columns[0].tolist(), "backward": columns[1].tolist(),
+                             "overall": float(counts.live_columns.sum()
+                                              / max(counts.allowed_columns.sum(), 1))},
+            "top1_weight": {"forward": top_weight[0].tolist(),
+                            "backward": top_weight[1].tolist(),
+                            "overall": float(counts.top_weight.sum() / live)}}
 
 
 def evaluate_module(module, treebank, select_on=None, max_sentences=None, untrained_seed=0,
@@ -239,6 +248,8 @@ def _merge_live(scored, selection_half):
     merged = AttachmentCounts(scored.num_layers, scored.num_heads, scored.max_offset)
     merged.live_rows = scored.live_rows + selection_half.live_rows
     merged.counted_rows = scored.counted_rows + selection_half.counted_rows
+    for name in ("live_columns", "allowed_columns", "top_weight"):
+        setattr(merged, name, getattr(scored, name) + getattr(selection_half, name))
     merged.sentences = scored.sentences + selection_half.sentences
     return merged
 
@@ -306,21 +317,24 @@ def relation_rows(result):
 
 
 def head_rows(result):
-    """Rows `[direction, layer, head, attachment, top-1 adjacent, live rows]` for every
-    head."""
+    """Rows `[direction, layer, head, attachment, top-1 adjacent, live rows, live columns,
+    top-1 weight]` for every head."""
     rows = []
     adjacent = result["adjacent"]["per_head"]
+    live = result["live_rows"]
     for side in SIDES:
         for layer, shares in enumerate(result["per_head"][side]):
             for head, share in enumerate(shares):
                 rows.append([side, layer + 1, head + 1, _pct(share),
                              _pct(adjacent[side][layer][head]),
-                             _pct(result["live_rows"][side][layer][head])])
+                             _pct(live[side][layer][head]),
+                             _pct(live["live_columns"][side][layer][head]),
+                             f"{live['top1_weight'][side][layer][head]:.2f}"])
     return rows
 
 
 HEAD_HEADER = ["direction", "layer", "head", "attachment", "top-1 on the adjacent word",
-               "live rows"]
+               "live rows", "live columns (of allowed)", "top-1 weight"]
 
 
 def _summary_lines(result):
@@ -336,7 +350,9 @@ def _summary_lines(result):
         "the right); a word counts when its side's graph row puts its top-1 on the gold "
         "head (an all-zero row is a miss).",
         f"Live rows: {_pct(result['live_rows']['overall'])} of the rows with an allowed "
-        f"column, over {result['live_rows']['sentences']} sentences.",
+        f"column, over {result['live_rows']['sentences']} sentences; a live row puts weight "
+        f"on {_pct(result['live_rows']['live_columns']['overall'])} of its allowed columns, "
+        f"{result['live_rows']['top1_weight']['overall']:.2f} of it on its top-1.",
         f"Relations: {result['relation_labels']}; the best heads beat the best offsets on "
         f"{beats} of the {len(result['relations'])} most frequent.",
         _locality_line(result["adjacent"]),

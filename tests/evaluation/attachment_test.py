@@ -94,6 +94,28 @@ def test_live_rows_count_rows_with_an_allowed_column():
     np.testing.assert_allclose(counts.live_fractions(), [[[2 / 3]], [[1.0]]])
 
 
+def test_row_spread_counts_live_columns_of_the_allowed_ones_and_the_top1_weight():
+    counts = AttachmentCounts(1, 1, 2)
+    graphs = np.zeros((2, 1, 1, 3, 3))
+    graphs[0, 0, 0, 1, 0] = 1.0                # forward row 1: 1 of 1 allowed, top-1 1.0
+    graphs[0, 0, 0, 2, :2] = [0.25, 0.75]      # forward row 2: 2 of 2 allowed, top-1 0.75
+    graphs[1, 0, 0, 0, 1:] = [0.5, 0.5]        # backward row 0: 2 of 2, top-1 0.5
+    # backward row 1 is dead (not counted); rows with no allowed column have no mass
+    counts.add_live_rows(graphs.sum(-1) > 0.5, 3)
+    counts.add_row_spread(graphs)
+    counts.add_row_spread(np.ones((2, 1, 1, 1, 1)))  # one word: nothing counted
+    columns, top_weight = counts.row_spread()
+    assert counts.allowed_columns.tolist() == [[[3]], [[2]]]
+    np.testing.assert_allclose(columns, [[[1.0]], [[1.0]]])
+    np.testing.assert_allclose(top_weight, [[[(1.0 + 0.75) / 2]], [[0.5]]])
+    graphs[0, 0, 0, 2, :2] = [0.0, 1.0]        # a second sentence: row 2 on 1 of 2 columns
+    counts.add_live_rows(graphs.sum(-1) > 0.5, 3)
+    counts.add_row_spread(graphs)
+    columns, top_weight = counts.row_spread()
+    np.testing.assert_allclose(columns[0], [[5 / 6]])
+    np.testing.assert_allclose(top_weight[0], [[(1.0 + 0.75 + 1.0 + 1.0) / 4]])
+
+
 class FakeModule:
     """What `count_attachment` reads of a GraphModule, with hand-set graphs per word count."""
 
