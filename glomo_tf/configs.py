@@ -9,7 +9,7 @@ import json
 import numbers
 import os
 
-SPARSE_MODES = (0, 1, 2, 3, 4, 5)
+SPARSE_MODES = (0, 1, 2, 3, 4, 5, 6)
 OPTIMIZERS = ("sgd", "adam")
 ON_NAN = ("stop", "skip")
 WINDOWS = ("stream", "documents")
@@ -52,8 +52,9 @@ class GLoMoConfig:
         head_dim: size of each key/query head.
         cnn_layers: depth of the key and query CNNs.
         kernel_size: causal convolution width.
-        sparse_mode: affinity function, 0-5 (4 = released default, ReLU(s - theta_i)^2; 5 = 4
-            with theta_i capped so that every row keeps two live entries).
+        sparse_mode: affinity function, 0-6 (4 = released default, ReLU(s - theta_i)^2; 5 = 4
+            with theta_i capped so that every row keeps two live entries; 6 = 5 with theta_i
+            also raised so that a row keeps at most eight).
         topk_rate: mode 3 keeps clamp(int(rate * sqrt(T)), 1, T) entries per row.
         context_length: D, units predicted from each sampled position.
         num_sampled_positions: positions per batch at which the loss is taken.

@@ -8,6 +8,8 @@ from glomo_tf.layers.causal_conv_stack import CausalConvStack
 
 # Mode 5 keeps this many entries of every row above its threshold.
 LIVE_ENTRIES = 2
+# Mode 6's cap on a row's live entries.
+MOST_ENTRIES = 8
 
 
 def causal_padding_mask(padding_mask, length):
@@ -50,6 +52,12 @@ class GraphPredictor(keras.layers.Layer):
            column always keeps its two best entries (all of them when it has fewer than
            three) and so a gradient. In mode 4 a head whose theta_i rises above all its
            scores is switched off for good: its rows are all zero and nothing flows back.
+        6: mode 5 with theta_i also raised to the row's ninth-largest allowed score when
+           it is below it: a live row keeps between 2 and 8 entries (`keep_live_entries`
+           with `most=8`). Not in the released code: on real text mode 5's thresholds
+           sank until a row's weight spread over most of its allowed columns
+           (BENCHMARKS.md "attachment_curve"), so mode 6 keeps the rows both live and
+           sparse.
 
     Args:
         num_layers: int, L.
@@ -57,7 +65,7 @@ class GraphPredictor(keras.layers.Layer):
         head_dim: int, key/query size per head.
         cnn_layers: int, depth of the key and query CNNs.
         kernel_size: int, causal conv width.
-        sparse_mode: int in 0..5.
+        sparse_mode: int in 0..6.
         topk_rate: float, mode 3 only.
         epsilon: float, added to row sums before normalising (keeps empty rows at 0).
 
@@ -117,7 +125,7 @@ class GraphPredictor(keras.layers.Layer):
         self.key_dense.build(tuple(embeddings_shape[:-1]) + (hidden_dim,))
         self.query_dense = keras.layers.Dense(width, dtype=self.dtype_policy, name="query_dense")
         self.query_dense.build(tuple(embeddings_shape[:-1]) + (hidden_dim,))
-        if self.sparse_mode in (4, 5):
+        if self.sparse_mode in (4, 5, 6):
             # One Linear(head_dim -> 1) per layer, initialised as PyTorch's nn.Linear in
             # the released code: U(±1/sqrt(head_dim)) for weight and bias. (Glorot over the
             # [L, head_dim] stack would treat L as the fan-in and draw thresholds ~2.4x
@@ -156,10 +164,10 @@ class GraphPredictor(keras.layers.Layer):
             )
             kth = ops.take(ops.sort(values, axis=-1), length - k, axis=-1)[..., None]
             return ops.where(values >= kth, ops.square(scores), 0.0)
-        offset = self.score_offset(queries)  # Modes 1, 2, 4, 5: ReLU(s - offset)^2.
+        offset = self.score_offset(queries)  # Modes 1, 2, 4, 5, 6: ReLU(s - offset)^2.
         shifted = scores if offset is None else scores - offset[..., None]
-        if mode == 5:
-            shifted = keep_live_entries(shifted, allowed)
+        if mode in (5, 6):
+            shifted = keep_live_entries(shifted, allowed, most=entry_cap(mode))
         return ops.square(ops.relu(shifted))
 
     def queries_and_keys(self, embeddings, padding_mask=None, training=None):
@@ -173,9 +181,9 @@ class GraphPredictor(keras.layers.Layer):
 
     def score_offset(self, queries):
         """What the affinity subtracts from s_ij before ReLU(.)^2: theta_i `[B, L, K, T]`
-        (modes 4 and 5) or b_l as `[1, L, 1, 1]` (mode 2); None in modes 0, 1 and 3."""
+        (modes 4, 5 and 6) or b_l as `[1, L, 1, 1]` (mode 2); None in modes 0, 1 and 3."""
         mode = self.sparse_mode
-        if mode in (4, 5):
+        if mode in (4, 5, 6):
             return ops.einsum(
                 "blkih,lh->blki", queries, ops.cast(self.threshold_kernel, "float32")
             ) + ops.cast(self.threshold_bias, "float32")[None, :, None, None]
@@ -212,41 +220,58 @@ class GraphPredictor(keras.layers.Layer):
         return config
 
 
-def keep_live_entries(shifted, allowed, keep=LIVE_ENTRIES):
-    """Lowers each row's threshold so that its `keep` best allowed entries stay positive.
+def entry_cap(sparse_mode):
+    """The most live entries a row may keep: `MOST_ENTRIES` in mode 6, else None (no cap)."""
+    return MOST_ENTRIES if sparse_mode == 6 else None
+
+
+def keep_live_entries(shifted, allowed, keep=LIVE_ENTRIES, most=None):
+    """Moves each row's threshold so that it keeps between `keep` and `most` live entries.
 
     `shifted` holds s_ij - theta_i. The row's floor is min(0, d) where d is its
     (keep + 1)-th largest allowed value, or its smallest allowed value minus 1 when it has
     at most `keep` allowed columns; subtracting the floor is the same as capping theta_i at
-    that score. The floor carries no gradient: it only moves the threshold, and the scores
-    above it train as in mode 4.
+    that score. With `most`, a row whose (most + 1)-th largest allowed value is still
+    positive is shifted down by it instead (theta_i raised to that score), so at most `most`
+    entries stay positive. The shift carries no gradient: it only moves the threshold, and
+    the scores above it train as in mode 4.
 
     Args:
         shifted: float `[..., T, T]`, scores minus the row's threshold.
         allowed: `[..., T, T]` (broadcastable), 1 where row i may read column j.
         keep: int >= 1.
+        most: int >= keep, or None for no cap.
 
     Returns:
-        `shifted - floor`, same shape.
+        `shifted - shift`, same shape.
 
     Example:
     ```python
     d = keras.ops.convert_to_tensor([[[-3.0, -1.0, -2.0, -5.0]]])
     keep_live_entries(d, keras.ops.ones((1, 1, 4)))  # floor = third largest = -3
     # [[[0., 2., 1., -2.]]]
+    e = keras.ops.convert_to_tensor([[[4.0, 1.0, 3.0, 2.0]]])
+    keep_live_entries(e, keras.ops.ones((1, 1, 4)), most=2)  # third largest = 2
+    # [[[2., -1., 1., 0.]]]
     ```
     """
+    if most is not None and most < keep:
+        raise ValueError(f"keep_live_entries: most ({most}) must be >= keep ({keep}).")
     allowed = ops.broadcast_to(allowed, ops.shape(shifted)) > 0
     # Huge but finite, so rows with no allowed column stay free of inf - inf.
     big = 1e30
     masked = ops.where(allowed, shifted, -big)
-    # Padding columns make top_k well defined when T <= keep.
-    pad = ops.full(ops.shape(shifted)[:-1] + (keep + 1,), -big, dtype=shifted.dtype)
-    top = ops.top_k(ops.concatenate([masked, pad], axis=-1), keep + 1, sorted=True)[0]
+    depth = keep if most is None else most
+    # Padding columns make top_k well defined when T <= depth.
+    pad = ops.full(ops.shape(shifted)[:-1] + (depth + 1,), -big, dtype=shifted.dtype)
+    top = ops.top_k(ops.concatenate([masked, pad], axis=-1), depth + 1, sorted=True)[0]
     lowest = ops.min(ops.where(allowed, shifted, big), axis=-1)
     floor = ops.where(top[..., keep] > -big, top[..., keep], lowest - 1.0)
-    floor = ops.stop_gradient(ops.minimum(floor, 0.0))
-    return shifted - floor[..., None]
+    shift = ops.minimum(floor, 0.0)
+    if most is not None:
+        ceiling = top[..., most]
+        shift = ops.where(ceiling > 0.0, ceiling, shift)
+    return shifted - ops.stop_gradient(shift)[..., None]
 
 
 def topk_count(topk_rate, length):
@@ -300,8 +325,8 @@ def bidirectional_graphs(forward, backward, embeddings, padding_mask=None, train
     # The backward mask is the forward one transposed (j > i; the padding part is symmetric).
     forward_allowed = causal_padding_mask(padding_mask, ops.shape(embeddings)[1])
     allowed = ops.stack([forward_allowed, ops.swapaxes(forward_allowed, -1, -2)], axis=1)
-    if forward.sparse_mode == 5:
-        scores = keep_live_entries(scores, allowed)
+    if forward.sparse_mode in (5, 6):
+        scores = keep_live_entries(scores, allowed, most=entry_cap(forward.sparse_mode))
     affinity = ops.square(scores if forward.sparse_mode == 0 else ops.relu(scores))
     graphs = affinity * allowed
     # A reciprocal per row and a multiply: cheaper than dividing every entry.

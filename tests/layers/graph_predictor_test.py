@@ -36,17 +36,19 @@ def _numpy_graphs(layer, x, mask):
     t = x.shape[1]
     allowed = np.tril(np.ones((t, t)), -1)[None] * mask[:, :, None] * mask[:, None, :]
     allowed = allowed[:, None, None]
-    if layer.sparse_mode in (4, 5):
+    if layer.sparse_mode in (4, 5, 6):
         theta = np.einsum("blkih,lh->blki", q, np.asarray(layer.threshold_kernel))
         theta = theta + np.asarray(layer.threshold_bias)[None, :, None, None]
-        if layer.sparse_mode == 5:
+        if layer.sparse_mode in (5, 6):
             # theta_i capped at the row's third-largest allowed score (below all of them
-            # when the row has fewer than three).
+            # when the row has fewer than three); mode 6 also raises it to the ninth-largest.
             for idx in np.ndindex(*s.shape[:-1]):
                 row = s[idx][allowed[(idx[0], 0, 0, idx[3])] > 0]
                 if row.size:
                     cap = np.sort(row)[-3] if row.size >= 3 else row.min() - 1.0
                     theta[idx] = min(theta[idx], cap)
+                    if layer.sparse_mode == 6 and row.size >= 9:
+                        theta[idx] = max(theta[idx], np.sort(row)[-9])
         g = np.maximum(s - theta[..., None], 0) ** 2
     elif layer.sparse_mode == 0:
         g = s ** 2
@@ -66,7 +68,7 @@ def _numpy_graphs(layer, x, mask):
     return g / (g.sum(-1, keepdims=True) + layer.epsilon)
 
 
-@pytest.mark.parametrize("mode,extra", [(0, 0), (1, 0), (2, 1), (3, 0), (4, 2), (5, 2)])
+@pytest.mark.parametrize("mode,extra", [(0, 0), (1, 0), (2, 1), (3, 0), (4, 2), (5, 2), (6, 2)])
 def test_layer_basics(mode, extra, tmp_path):
     # Two CNNs (2 blocks x 4 trainable, 2 moving stats each) + key/query Dense (2 each) + mode weights.
     run_layer_test(
@@ -76,15 +78,15 @@ def test_layer_basics(mode, extra, tmp_path):
         expected_output_shape=(2, 2, 3, 7, 7),
         expected_num_trainable_weights=2 * 8 + 4 + extra,
         expected_num_non_trainable_weights=8,
-        tmp_path=tmp_path if mode in (4, 5) else None,
+        tmp_path=tmp_path if mode in (4, 5, 6) else None,
     )
 
 
-@pytest.mark.parametrize("mode", [0, 1, 2, 3, 4, 5])
+@pytest.mark.parametrize("mode", [0, 1, 2, 3, 4, 5, 6])
 def test_matches_numpy_reference(mode):
     layer = GraphPredictor(**dict(SMALL, sparse_mode=mode, topk_rate=1.0))
-    x = _inputs(length=9)
-    mask = np.array([[1] * 9, [1] * 6 + [0] * 3], dtype="float32")
+    x = _inputs(length=14)  # rows with more than 8 allowed columns, for mode 6's cap
+    mask = np.array([[1] * 14, [1] * 6 + [0] * 8], dtype="float32")
     layer(x, padding_mask=mask)
     if mode == 2:
         layer.layer_bias.assign(np.array([0.5, -0.25], dtype="float32"))
@@ -118,7 +120,7 @@ def test_hand_computed_affinity():
     np.testing.assert_allclose(g, expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("mode", [0, 1, 3, 4, 5])
+@pytest.mark.parametrize("mode", [0, 1, 3, 4, 5, 6])
 def test_causal_rows_and_sums(mode):
     layer = GraphPredictor(**dict(SMALL, sparse_mode=mode))
     x = _inputs(length=10)
@@ -129,11 +131,13 @@ def test_causal_rows_and_sums(mode):
     assert np.all(np.isclose(sums, 1, atol=1e-5) | np.isclose(sums, 0, atol=1e-7))
     assert np.all(g[1, :, :, 4:, :] == 0) and np.all(g[1, :, :, :, 4:] == 0), "padding leaked"
     assert np.all(np.isfinite(g))
-    if mode == 5:
+    if mode in (5, 6):
         # Every real row with a past is live, and at least min(2, i) of its entries are.
         real = sums[0, :, :, 1:]
         np.testing.assert_allclose(real, 1, atol=1e-5)
         assert np.all((g[0, :, :, 2:] > 0).sum(-1) >= 2)
+    if mode == 6:
+        assert np.all((g > 0).sum(-1) <= 8)
     if mode in (0, 3):
         # Squared scores are positive unless they are all zero (the CNN's ReLU can silence
         # a query or every earlier key): every other row with a past has weight.
@@ -167,6 +171,30 @@ def test_keep_live_entries_leaves_rows_over_their_threshold_alone():
     assert np.all(np.isfinite(out))                              # no allowed column: finite
 
 
+def test_hand_computed_entry_cap():
+    # Mode 6 with theta_i = -100, below every score: mode 5 would keep all of a row's
+    # entries; mode 6 raises theta_i to the ninth-largest allowed score, so row 10 (ten
+    # allowed columns, s_10j = 11 (j + 1)) keeps the eight above s = 22: j = 2..9.
+    g = _hand_graph(11, 0.0, -100.0, sparse_mode=6)
+    weights = (11 * np.arange(3, 11) - 22.0) ** 2
+    expected = np.zeros(11)
+    expected[2:10] = weights / weights.sum()
+    np.testing.assert_allclose(g[10], expected, atol=1e-6)
+    # A row with at most 8 allowed columns keeps them all, as in mode 5.
+    row = (8 * np.arange(1, 8) + 100.0) ** 2
+    np.testing.assert_allclose(g[7, :7], row / row.sum(), atol=1e-6)
+    assert (g[1:] > 0).sum(-1).max() == 8
+
+
+def test_keep_live_entries_caps_rows_at_most_entries():
+    d = np.array([[[4.0, 1.0, 3.0, 2.0], [-4.0, -1.0, -3.0, -2.0]]], "float32")
+    out = np.asarray(keep_live_entries(d, np.ones((1, 2, 4), "float32"), most=2))
+    np.testing.assert_allclose(out[0, 0], [2.0, -1.0, 1.0, 0.0])   # raised by the 3rd: 2
+    np.testing.assert_allclose(out[0, 1], [-1.0, 2.0, 0.0, 1.0])   # lowered by the 3rd: -3
+    with pytest.raises(ValueError, match="most"):
+        keep_live_entries(d, np.ones((1, 2, 4), "float32"), keep=3, most=2)
+
+
 def test_mode_5_keeps_a_gradient_where_mode_4_has_none():
     import tensorflow as tf
 
@@ -175,7 +203,8 @@ def test_mode_5_keeps_a_gradient_where_mode_4_has_none():
     for mode in (4, 5):
         layer = GraphPredictor(**dict(SMALL, sparse_mode=mode))
         layer(x)
-        layer.threshold_bias.assign(np.full((2,), 1e4, "float32"))  # above every score
+        # Above every score, but not so far that float32 rounds s - theta into ties.
+        layer.threshold_bias.assign(np.full((2,), 1e3, "float32"))
         with tf.GradientTape() as tape:
             g = layer(x, training=False)
             loss = tf.reduce_sum(g * np.random.RandomState(1).randn(*g.shape))
@@ -216,10 +245,10 @@ def test_topk_count_is_clamped():
 
 def test_rejects_unknown_mode():
     with pytest.raises(ValueError, match="sparse_mode"):
-        GraphPredictor(sparse_mode=6)
+        GraphPredictor(sparse_mode=7)
 
 
-@pytest.mark.parametrize("mode", [0, 1, 2, 4, 5])
+@pytest.mark.parametrize("mode", [0, 1, 2, 4, 5, 6])
 def test_bidirectional_graphs_match_two_single_direction_calls(mode):
     forward = GraphPredictor(sparse_mode=mode, **SMALL)
     backward = GraphPredictor(sparse_mode=mode, **SMALL)

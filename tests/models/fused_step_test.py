@@ -160,7 +160,7 @@ def test_the_traced_train_step_makes_no_vocabulary_sized_copies():
     assert not copies, copies
 
 
-@pytest.mark.parametrize("sparse_mode", [0, 2, 3])
+@pytest.mark.parametrize("sparse_mode", [0, 2, 3, 6])
 def test_fused_loss_and_gradients_match_the_plain_step_in_other_sparse_modes(sparse_mode):
     config = GLoMoConfig.from_dict(dict(CONFIG.to_dict(), sparse_mode=sparse_mode))
     plain = GLoMoPretrainer(config, seed=3, fused=False)
