@@ -186,7 +186,7 @@ def build(name, transfer, graph_inputs, graphs, glove, max_tokens, seed=0):
 
     keras.utils.set_random_seed(seed)
     config = FinetuneConfig(task="imdb", transfer=transfer, max_tokens=max_tokens, seed=seed)
-    return build_model(config, graphs, glove(), cached=graph_inputs == "cached")
+    return build_model(config, graphs, glove(), cached=graph_inputs.startswith("cached"))
 
 
 def synthetic_main(args):
@@ -266,14 +266,17 @@ def main(argv=None):
         build_rows, caches = cache_rows(module, texts, args.max_tokens, top_ks, workdir)
         glove_layer = glove_features(None, words=data.vocabulary)[0]
         variants = dict(VARIANTS)
+        if args.top_k:
+            variants[f"GLoMo embeddings, cached top {args.top_k} per row"] = ("embeddings", "cached-top-k")
         if args.dense:
             variants[DENSE] = ("embeddings", "module")
         epochs = {}
         for name, (transfer, graph_inputs) in variants.items():
             model = build(name, transfer, graph_inputs, graphs, lambda: glove_layer,
                           args.max_tokens)
-            caches_for = {"text": caches[None]} if graph_inputs == "cached" and \
-                transfer != "none" else None
+            caches_for = None
+            if transfer != "none" and graph_inputs.startswith("cached"):
+                caches_for = {"text": caches[args.top_k if graph_inputs == "cached-top-k" else None]}
             dataset = task_dataset({"text": texts}, data.labels, args.batch,
                                    caches=caches_for, shuffle_seed=0)
             epochs[name] = (model, dataset)

@@ -164,8 +164,8 @@ def graph_caches(config, source, data, cache_dir):
     (per split and field: built or reused, seconds, bytes, entries per row, dropped mass);
     `(None, None)` otherwise. Caches are named by module identity, settings and texts, so
     runs of other seeds and modes reuse them."""
-    from glomo_tf.transfer.graph_cache import module_identity, open_or_build_graph_cache
-    from glomo_tf.transfer.graph_cache import texts_sha256
+    from glomo_tf.transfer.graph_cache import DENSE_ROWS, module_identity
+    from glomo_tf.transfer.graph_cache import open_or_build_graph_cache, texts_sha256
 
     if config.transfer not in ("embeddings", "rnn") or not config.graph_cache:
         return None, None
@@ -180,8 +180,9 @@ def graph_caches(config, source, data, cache_dir):
             ).hexdigest()[:16]
             path = os.path.join(cache_dir, f"{config.task}-{split}-{field}-{key}")
             started = time.time()
-            cache, built = open_or_build_graph_cache(source, texts, path, limit,
-                                                     top_k=config.graph_top_k)
+            cache, built = open_or_build_graph_cache(
+                source, texts, path, limit, top_k=config.graph_top_k,
+                max_entries_per_row=None if config.graph_top_k else DENSE_ROWS)
             stats = cache.manifest["stats"]
             summary[f"{split}_{field}"] = {
                 "built": built, "seconds": round(time.time() - started, 2),

@@ -52,8 +52,19 @@ ARRAYS = ("values", "slots", "rows", "cols", "offsets", "lengths", "source_index
 VALUE_DTYPES = ("float32", "float16")
 
 
+# Past this many live entries per graph row on average, the sparse products cost more than
+# the dense T x T ones they replace and the cache outgrows memory: glomo_wiki (sparse mode 5)
+# averages 116 on IMDB at T 400, 7.3 GB per 1,000 reviews, and training on 200 of them ran
+# out of 24 GB (BENCHMARKS.md "downstream_cache").
+DENSE_ROWS = 32
+
+
 class GraphCacheMismatch(ValueError):
     """A cache built from another module, tokenizer, settings or examples."""
+
+
+class GraphCacheTooDense(ValueError):
+    """The module's graph rows hold too many live entries for a sparse cache to pay."""
 
 
 def _variables_sha256(variables):
@@ -170,7 +181,7 @@ def _write_directory(path, arrays, manifest):
 
 
 def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="float32",
-                      batch_size=16):
+                      batch_size=16, max_entries_per_row=None):
     """Computes the graphs of `texts` once and writes them to the cache directory `path`.
 
     Args:
@@ -183,6 +194,10 @@ def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="
         value_dtype: "float32" (exact) or "float16" (half the value bytes; relative
             error ≤ 2^-11 per entry).
         batch_size: examples per graph computation (sorted by length, so padding is small).
+        max_entries_per_row: stop with `GraphCacheTooDense` (nothing written) as soon as
+            the entries kept so far average more than this per graph row (None: no
+            limit). Examples are processed shortest first, so the check only gets
+            stricter as the build goes on.
 
     Returns:
         the `GraphCache`.
@@ -218,6 +233,7 @@ def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="
     counts["kept"] = len(kept)
     entries = {}
     stats = {"rows": 0, "max_live": 0, "dropped": 0, "dropped_mass": 0.0}
+    stored = 0
     order = sorted(kept, key=lambda i: lengths[i])
     for begin in range(0, len(order), batch_size):
         chunk = order[begin: begin + batch_size]
@@ -236,6 +252,14 @@ def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="
             stats["max_live"] = max(stats["max_live"], example_stats["max_live"])
             stats["dropped"] += example_stats["dropped"]
             stats["dropped_mass"] += example_stats["dropped_mass"]
+            stored += len(entries[i]["values"])
+        if max_entries_per_row is not None and stored > max_entries_per_row * stats["rows"]:
+            raise GraphCacheTooDense(
+                f"the module's graph rows hold {stored / stats['rows']:.0f} live entries on "
+                f"average (after {begin + len(chunk)} of {len(order)} examples, the shortest "
+                f"first; more than {max_entries_per_row}): a sparse cache of them would cost "
+                "more than the dense graphs. Keep fewer per row (top_k; glomo finetune "
+                "--graph-top-k K) or compute the graphs in the model (--no-graph-cache).")
     sizes = np.array([len(entries[i]["values"]) for i in kept], np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
@@ -359,7 +383,7 @@ class GraphCache:
 
 
 def open_or_build_graph_cache(source, texts, path, max_tokens, top_k=None,
-                              value_dtype="float32", batch_size=16):
+                              value_dtype="float32", batch_size=16, max_entries_per_row=None):
     """`GraphCache.open` when `path` holds a cache (which must match), else builds one.
 
     Returns:
@@ -370,4 +394,5 @@ def open_or_build_graph_cache(source, texts, path, max_tokens, top_k=None,
         return GraphCache.open(path, source, max_tokens=max_tokens, top_k=top_k,
                                value_dtype=value_dtype, texts=texts), False
     return build_graph_cache(source, texts, path, max_tokens, top_k=top_k,
-                             value_dtype=value_dtype, batch_size=batch_size), True
+                             value_dtype=value_dtype, batch_size=batch_size,
+                             max_entries_per_row=max_entries_per_row), True

@@ -12,6 +12,7 @@ from glomo_tf.layers.sparse_graphs import sparse_from_dense
 from glomo_tf.transfer.graph_cache import (
     GraphCache,
     GraphCacheMismatch,
+    GraphCacheTooDense,
     build_graph_cache,
     module_identity,
     open_or_build_graph_cache,
@@ -75,6 +76,20 @@ def test_top_k_and_float16_are_recorded(module, tmp_path):
     for s, i, v in zip(batch["slots"][0][real], batch["rows"][0][real], batch["values"][0][real]):
         sums[(s, i)] = sums.get((s, i), 0.0) + v
     np.testing.assert_allclose(list(sums.values()), 1.0, rtol=2e-3)
+
+
+def test_dense_rows_stop_the_build_before_anything_is_written(module, tmp_path):
+    full = build_graph_cache(module, TEXTS, tmp_path / "full", max_tokens=8)
+    per_row = full.manifest["stats"]["entries_per_row"]
+    assert per_row > 1.0
+    with pytest.raises(GraphCacheTooDense, match="--graph-top-k"):
+        build_graph_cache(module, TEXTS, tmp_path / "dense", max_tokens=8,
+                          max_entries_per_row=per_row / 2)
+    assert not os.path.exists(tmp_path / "dense") and os.listdir(tmp_path) == ["full"]
+    # At or above the average, or with top_k keeping one per row, it builds.
+    build_graph_cache(module, TEXTS, tmp_path / "ok", max_tokens=8, max_entries_per_row=per_row)
+    build_graph_cache(module, TEXTS, tmp_path / "k1", max_tokens=8, top_k=1,
+                      max_entries_per_row=1)
 
 
 def test_cache_from_another_module_or_tokenizer_is_refused(module, tmp_path):
