@@ -243,6 +243,9 @@ def main(argv=None):
     parser.add_argument("--top-k", type=int, default=None,
                         help="also build a cache of at most k entries per row")
     parser.add_argument("--dense", action="store_true", help="also time the no-cache path")
+    parser.add_argument("--no-exact-epochs", action="store_true",
+                        help="build the exact cache (its size is reported) but do not train on "
+                             "it: with dense-ish rows its sparse products outgrow memory")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     if args.mode == "synthetic":
@@ -266,6 +269,8 @@ def main(argv=None):
         build_rows, caches = cache_rows(module, texts, args.max_tokens, top_ks, workdir)
         glove_layer = glove_features(None, words=data.vocabulary)[0]
         variants = dict(VARIANTS)
+        if args.no_exact_epochs:
+            variants = {FEATURE_ONLY: VARIANTS[FEATURE_ONLY]}
         if args.top_k:
             variants[f"GLoMo embeddings, cached top {args.top_k} per row"] = ("embeddings", "cached-top-k")
         if args.dense:
