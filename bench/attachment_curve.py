@@ -51,6 +51,8 @@ def summarize(result):
         "backward": glomo["backward"]["score"],
         "offsets": methods["offsets"]["combined"],
         "live_rows": result["live_rows"]["overall"],
+        "live_columns": result["live_rows"]["live_columns"]["overall"],
+        "top1_weight": result["live_rows"]["top1_weight"]["overall"],
         "relations_won": f"{won}/{len(result['relations'])}",
     }
 
@@ -92,10 +94,14 @@ def run_table(run, results, tokens_per_step):
                      f"{step * tokens_per_step / 1e6:.2f}",
                      f"{loss:.3f}" if loss is not None else "-",
                      f"{r['forward']:.1%}", f"{r['backward']:.1%}", f"**{r['combined']:.1%}**",
-                     f"{r['offsets']:.1%}", r["relations_won"], f"{r['live_rows']:.1%}"])
+                     f"{r['offsets']:.1%}", r["relations_won"], f"{r['live_rows']:.1%}",
+                     # Entries scored before the spread was measured have none.
+                     f"{r['live_columns']:.1%}" if "live_columns" in r else "-",
+                     f"{r['top1_weight']:.2f}" if "top1_weight" in r else "-"])
     return report.markdown_table(
         ["step", "tokens (M)", "val loss", "best fwd head", "best bwd head", "heads combined",
-         "fixed offsets", "relations won (of 10)", "live rows (UD)"], rows)
+         "fixed offsets", "relations won (of 10)", "live rows (UD)",
+         "live columns (of allowed)", "top-1 weight"], rows)
 
 
 def describe_run(run):
@@ -121,6 +127,8 @@ def main(argv=None):
     parser.add_argument("--max-sentences", type=int, default=None)
     parser.add_argument("--display-root", default="~/runs",
                         help="how the runs' parent directory is named in the report")
+    parser.add_argument("--section", default="attachment_curve",
+                        help="BENCHMARKS.md section to write (one per set of runs)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     treebank = args.treebank
@@ -147,12 +155,14 @@ def main(argv=None):
         "puts its top-1 on the gold head (an all-zero row is a miss). Relations won: of the "
         "10 most frequent relations, those where the best heads beat the best offsets. "
         "Live rows: rows with an allowed column that carry mass, over all the treebank's "
-        "sentences; sparse mode 5 keeps each row's two best entries, so its rows are live by "
-        "construction: compare attachment, not live rows, across modes.\n\n"
+        "sentences; sparse modes 5 and 6 keep each row's two best entries, so their rows are "
+        "live by construction: compare attachment, not live rows, across modes. Live columns: "
+        "the share of a live row's allowed columns that carry weight; top-1 weight: the mean "
+        "weight of a live row's largest entry (mode 6 keeps at most 8 entries per row).\n\n"
         + "\n\n".join(parts))
     print(body)
     if not args.no_write:
-        report.write_section("attachment_curve",
+        report.write_section(args.section,
                              "Attachment on UD English-EWT over pretraining (real text)", body)
 
 

@@ -42,6 +42,7 @@ def test_scores_each_checkpoint_once_and_keeps_the_curve(tmp_path, capsys, monke
     assert results["1"]["val_loss"] == 2.5 and results["0"]["val_loss"] is None
     for entry in results.values():
         assert 0.0 <= entry["combined"] <= 1.0 and 0.0 <= entry["live_rows"] <= 1.0
+        assert 0.0 <= entry["live_columns"] <= 1.0 and 0.0 <= entry["top1_weight"] <= 1.0
         assert re.fullmatch(r"\d+/\d+", entry["relations_won"])
     out = capsys.readouterr().out
     assert "| 0 (untrained) |" in out and "| 1 |" in out
@@ -56,6 +57,14 @@ def test_scores_each_checkpoint_once_and_keeps_the_curve(tmp_path, capsys, monke
     assert scored == [1]
     out = capsys.readouterr().out
     assert "| 1 |" in out and "| 2 |" in out
+
+    # Entries scored before the spread was measured still make a table row.
+    stored = json.loads((run / attachment_curve.RESULTS_FILE).read_text())
+    del stored["1"]["live_columns"], stored["1"]["top1_weight"]
+    (run / attachment_curve.RESULTS_FILE).write_text(json.dumps(stored))
+    attachment_curve.main(["--run", str(run), "--treebank", treebank, "--no-write"])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 |"))
+    assert row.rstrip().endswith("| - | - |")
     assert sorted(json.loads((run / attachment_curve.RESULTS_FILE).read_text())) == ["0", "1", "2"]
 
 
