@@ -131,14 +131,15 @@ def main(argv=None):
                         help="BENCHMARKS.md section to write (one per set of runs)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    # The runs first: a mistyped run must not cost a treebank download.
+    for run in args.run:
+        if not os.path.isfile(os.path.join(run, "config.json")):
+            parser.error(f"not a pretraining run directory (no config.json): {run}")
     treebank = args.treebank
     if treebank is None:
         from glomo_tf.evaluation.treebank import fetch_ewt_dev
 
         treebank = os.fspath(fetch_ewt_dev(progress=False))
-    for run in args.run:
-        if not os.path.isfile(os.path.join(run, "config.json")):
-            parser.error(f"not a pretraining run directory (no config.json): {run}")
     if not os.path.isfile(treebank):
         parser.error(f"treebank not found: {treebank}")
 
