@@ -268,9 +268,7 @@ def main(argv=None):
         top_ks = [None] + ([args.top_k] if args.top_k else [])
         build_rows, caches = cache_rows(module, texts, args.max_tokens, top_ks, workdir)
         glove_layer = glove_features(None, words=data.vocabulary)[0]
-        variants = dict(VARIANTS)
-        if args.no_exact_epochs:
-            variants = {FEATURE_ONLY: VARIANTS[FEATURE_ONLY]}
+        variants = {FEATURE_ONLY: VARIANTS[FEATURE_ONLY]} if args.no_exact_epochs else dict(VARIANTS)
         if args.top_k:
             variants[f"GLoMo embeddings, cached top {args.top_k} per row"] = ("embeddings", "cached-top-k")
         if args.dense:

@@ -132,9 +132,8 @@ def row_of(run):
     return run.get("row", run["transfer"])
 
 
-def matching_runs(results, key, graphs):
-    """Runs of this budget; rows reading graphs only from this module."""
-    module = module_name(graphs)
+def matching_runs(results, key, module):
+    """Runs of this budget; rows reading graphs only from `module` (a `module_name`)."""
     return [r for r in results if r["key"] == key
             and (row_of(r) not in READS_GRAPHS or r.get("graphs") == module)]
 
@@ -162,7 +161,7 @@ def _paired(mode_runs, base, key):
         f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else " (1 seed)")
 
 
-def task_section(task, runs, budget, graphs, seeds, budget_name="cpu", glove_label=None):
+def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_label=None):
     metrics = METRICS[task]
     by_mode = {mode: sorted((r for r in runs if row_of(r) == mode), key=lambda r: r["seed"])
                for mode in MODES[task]}
@@ -200,7 +199,7 @@ def task_section(task, runs, budget, graphs, seeds, budget_name="cpu", glove_lab
         f"Every row uses the same FinetuneConfig except the transfer: {glove_label} vectors (frozen), "
         f"BiGRU 64/direction, trilinear self-attention, dropout 0.2, Adam 1e-3, batch 32, validation "
         f"held out of train where there is no dev set, early stopping (patience 3) with the test score "
-        f"of the best-on-validation model; graphs from `{module_name(graphs)}`, computed once per "
+        f"of the best-on-validation model; graphs from `{module}`, computed once per "
         f"example (graph cache, every live entry); the untrained row uses a randomly initialised predictor "
         f"of that module's shape and tokenizer (seed 0); feature-only and uniform use only its tokenizer. "
         f"{PAPER_NOTE[task]}.",
@@ -262,6 +261,8 @@ def main():
 
     seeds = [int(s) for s in args.seeds.split(",")]
     cache_dir = args.cache_dir
+    # Hashes the module's weights: once per process, not once per run and table.
+    module = module_name(args.graphs)
     section_suffix = "" if args.budget == "cpu" else f"_{args.budget}"
     tasks = [t for t in args.tasks.split(",") if t]
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
@@ -274,12 +275,12 @@ def main():
                    f"Transfer: {TITLES[task]}" + (f" ({args.budget} budget)" if section_suffix else ""))
 
         def body(runs):
-            return task_section(task, runs, budget, args.graphs, seeds, args.budget,
+            return task_section(task, runs, budget, module, seeds, args.budget,
                                 glove_name(args.glove))
 
         modes = args.modes.split(",") if args.modes else MODES[task]
         if args.report_only:
-            runs = matching_runs(read_results(args.results), key, args.graphs)
+            runs = matching_runs(read_results(args.results), key, module)
             if runs and not args.no_write:
                 write_section(*section, body(runs))
             continue
@@ -287,7 +288,7 @@ def main():
             for mode in modes:
                 if mode not in ROWS:
                     raise SystemExit(f"unknown row {mode!r}; expected one of {sorted(ROWS)}")
-                done = [r for r in matching_runs(read_results(args.results), key, args.graphs)
+                done = [r for r in matching_runs(read_results(args.results), key, module)
                         if row_of(r) == mode and r["seed"] == seed]
                 if done:
                     continue
@@ -306,14 +307,14 @@ def main():
                 metrics["row"] = mode
                 metrics["budget"] = args.budget
                 metrics["key"] = key
-                metrics["graphs"] = module_name(args.graphs)
+                metrics["graphs"] = module
                 metrics["wall"] = time.time() - started
                 with open(args.results, "a", encoding="utf-8") as f:
                     f.write(json.dumps(metrics, sort_keys=True) + "\n")
                 shown = {k: metrics.get(k) for k in ("task", "transfer", "seed", "accuracy",
                                                      "exact_match", "f1", "seconds")}
                 print(json.dumps(shown), flush=True)
-                runs = matching_runs(read_results(args.results), key, args.graphs)
+                runs = matching_runs(read_results(args.results), key, module)
                 if args.no_write:
                     print(body(runs), flush=True)
                 else:

@@ -155,6 +155,9 @@ class AttachmentCounts:
     def add_row_spread(self, graphs):
         """Counts the live columns and the top-1 weight of one sentence's live rows.
 
+        Call it with `add_live_rows` for the same sentence: `row_spread` averages the top-1
+        weight over the live rows that one counts.
+
         Args:
             graphs: float `[2, L, K, n, n]`, in input order (forward rows j < i,
                 backward rows j > i), rows summing to 1 or 0.

@@ -37,7 +37,7 @@ def test_matching_runs_keeps_this_budget_and_this_modules_graph_rows():
             _run("embeddings", 0, 61.0, ours, key),
             _run("embeddings", 1, 70.0, "other@000000000000", key),  # another module's graphs
             _run("none", 1, 59.0, ours, "0" * 12)]                   # another budget
-    kept = transfer.matching_runs(runs, key, PLANTED)
+    kept = transfer.matching_runs(runs, key, ours)
     assert [(r["row"], r["seed"]) for r in kept] == [("none", 0), ("embeddings", 0)]
 
 
@@ -47,7 +47,7 @@ def test_task_section_pairs_deltas_by_seed_and_marks_partial_tables():
     runs = [_run("none", 0, 60.0, ours, key), _run("none", 1, 62.0, ours, key),
             _run("embeddings", 0, 61.0, ours, key), _run("embeddings", 1, 65.0, ours, key),
             _run("untrained", 0, 60.5, ours, key)]
-    body = transfer.task_section("imdb", runs, BUDGET, PLANTED, [0, 1], "smoke")
+    body = transfer.task_section("imdb", runs, BUDGET, ours, [0, 1], "smoke")
     assert body.startswith("**PARTIAL**") and "done so far: 5 of 8 runs" in body
     row = next(line for line in body.splitlines() if line.startswith("| GLoMo on embeddings"))
     cells = [c.strip() for c in row.strip("|").split("|")]
