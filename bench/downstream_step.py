@@ -247,6 +247,9 @@ def main(argv=None):
                         help="build the exact cache (its size is reported) but do not train on "
                              "it: with dense-ish rows its sparse products outgrow memory")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--section", default="downstream_cache",
+                        help="BENCHMARKS.md section (imdb mode), so a second module's figures sit "
+                             "beside the first's instead of replacing them")
     args = parser.parse_args(argv)
     if args.mode == "synthetic":
         args.batch, args.rounds = args.batch or 16, args.rounds or 10
@@ -321,7 +324,7 @@ def main(argv=None):
     )
     print(body)
     if not args.no_write:
-        write_section("downstream_cache", "Downstream cost: graphs computed once vs feature-only",
+        write_section(args.section, "Downstream cost: graphs computed once vs feature-only",
                       body)
 
 
