@@ -8,6 +8,10 @@ inter-op threads), so the total of op time exceeds the wall time: the shares are
 - `--what train`: one `GLoMoPretrainer` train step (`train_on_batch`, SGD) at `--config`.
 - `--what downstream`: the GLoMo-on-embeddings classifier step of `bench/downstream_step.py`
   (frozen `--config` predictor's graphs + transfer + BiGRU + self-attention, Adam).
+- `--what downstream-cached`: the same classifier as `glomo finetune` builds it, on one batch
+  of real IMDB training reviews cut to `--length` module tokens, reading the graph cache of
+  module `--graphs` (sparse propagation, no predictor in the step); `--transfer none` profiles
+  the feature-only step on the same batch, for the part-by-part comparison.
 
 "Matmul-class" ops (MatMul, BatchMatMul, Einsum, Conv2D and their gradients and fused
 forms) run near the machine's matmul rate; the rest is memory-bound work whose FLOPs are not
@@ -15,6 +19,7 @@ counted, so the matmul-class share bounds the FLOP utilisation a step can reach.
 
     python bench/op_profile.py --what train --config small --batch 32
     python bench/op_profile.py --what downstream --config small --batch 16 --length 400
+    python bench/op_profile.py --what downstream-cached --graphs saved_models/glomo_wiki --length 400
 """
 
 import argparse
@@ -46,6 +51,8 @@ PARTS = (
     ("decoder", "context decoders"),
     ("graph_transfer", "graph transfer"),
     ("bigru", "BiGRU"),
+    ("glomo_graphs", "module tokenizer"),
+    ("glove", "GloVe lookup"),
     ("self_attention", "self-attention"),
     ("sgd/", "optimizer"),
     ("adam/", "optimizer"),
@@ -131,9 +138,31 @@ def downstream_step(args):
     return lambda: float(np.asarray(model.train_on_batch(batch, labels)))
 
 
+def downstream_cached_step(args):
+    from bench.downstream_step import build, imdb_subset
+    from glomo_tf.tasks.finetune import _graphs_layer
+    from glomo_tf.tasks.task_datasets import task_dataset
+    from glomo_tf.tasks.token_features import glove_features
+    from glomo_tf.transfer.graph_cache import build_graph_cache
+
+    graphs = _graphs_layer(os.path.abspath(args.graphs))
+    module = graphs._graph_module
+    data = imdb_subset(module, args.batch, args.length)
+    texts = data.texts["text"]
+    caches = None
+    if args.transfer != "none":
+        path = os.path.join(tempfile.mkdtemp(prefix="glomo_op_profile_cache_"), "cache")
+        caches = {"text": build_graph_cache(module, texts, path, args.length)}
+    glove = glove_features(None, words=data.vocabulary)[0]
+    model = build(args.transfer, args.transfer, "cached", graphs, lambda: glove, args.length)
+    inputs, targets = next(iter(task_dataset({"text": texts}, data.labels, args.batch,
+                                             caches=caches)))
+    return lambda: model.train_on_batch(inputs, targets)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--what", default="train", choices=["train", "downstream"])
+    parser.add_argument("--what", default="train", choices=["train", "downstream", "downstream-cached"])
     parser.add_argument("--config", default="small")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--length", type=int, default=128)
@@ -141,10 +170,16 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=2, help="profiled steps")
     parser.add_argument("--logdir", default=None, help="where the trace goes (default: a temp dir)")
     parser.add_argument("--top", type=int, default=12, help="op types listed (the rest summed)")
+    parser.add_argument("--graphs", default=os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "saved_models", "glomo_wiki"), help="downstream-cached: the module")
+    parser.add_argument("--transfer", default="embeddings", choices=["embeddings", "rnn", "none"],
+                        help="downstream-cached: the transfer profiled")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
-    step = train_step(args) if args.what == "train" else downstream_step(args)
+    steps = {"train": train_step, "downstream": downstream_step,
+             "downstream-cached": downstream_cached_step}
+    step = steps[args.what](args)
     for _ in range(2):
         step()  # trace, then one step with warm caches
     start = time.perf_counter()
@@ -176,10 +211,18 @@ def main(argv=None):
     rest = total - sum(s for _, s in by_type.most_common(args.top))
     type_rows.append([f"{len(by_type) - args.top} other op types", "", f"{rest / per_step:.3f}", share(rest)])
     part_rows = [[p, f"{s / per_step:.3f}", share(s)] for p, s in by_part.most_common()]
-    what = (f"`GLoMoPretrainer` train step, `{args.config}`, batch {args.batch} x T {args.length}, "
-            f"{args.policy}, SGD" if args.what == "train" else
-            f"GLoMo-on-embeddings downstream step (bench/downstream_step.py), frozen `{args.config}` "
-            f"predictor, batch {args.batch} x T {args.length}, Adam")
+    module_name = os.path.relpath(os.path.abspath(args.graphs), os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+    what = {
+        "train": f"`GLoMoPretrainer` train step, `{args.config}`, batch {args.batch} x T "
+                 f"{args.length}, {args.policy}, SGD",
+        "downstream": f"GLoMo-on-embeddings downstream step (bench/downstream_step.py), frozen "
+                      f"`{args.config}` predictor, batch {args.batch} x T {args.length}, Adam",
+        "downstream-cached": f"IMDB classifier step as `glomo finetune` builds it, transfer "
+                             f"`{args.transfer}`, graphs of `{module_name}` read from its graph "
+                             f"cache (every live entry), one batch of {args.batch} real IMDB "
+                             f"training reviews cut to {args.length} module tokens, Adam",
+    }[args.what]
     body = (
         f"{what}. {args.steps} profiled steps after 2 warm-up steps; step time "
         f"{unprofiled:.3f} s unprofiled, {profiled:.3f} s while tracing. Op time is summed over "
@@ -194,9 +237,14 @@ def main(argv=None):
     )
     print(body)
     if not args.no_write:
-        name = f"op_profile_{args.what}_{args.config}" + ("" if args.policy == "float32" else f"_{args.policy}")
-        write_section(name, f"Op profile: {args.what} step ({args.config}, {args.policy})"
-                      if args.what == "train" else f"Op profile: downstream step ({args.config})", body)
+        if args.what == "downstream-cached":
+            name = f"op_profile_downstream_cached_{args.transfer}_{os.path.basename(module_name)}"
+            title = f"Op profile: downstream step, cached graphs ({args.transfer}, {os.path.basename(module_name)})"
+        else:
+            name = f"op_profile_{args.what}_{args.config}" + ("" if args.policy == "float32" else f"_{args.policy}")
+            title = (f"Op profile: {args.what} step ({args.config}, {args.policy})"
+                     if args.what == "train" else f"Op profile: downstream step ({args.config})")
+        write_section(name, title, body)
 
 
 if __name__ == "__main__":

@@ -147,12 +147,17 @@ def _sparse_dense_matmul(values, rows, cols, num_rows, dense, sorted_rows):
         import tensorflow as tf
 
         # Sorted segment sum: 4x faster than tf.sparse or a scattered sum here (15 vs
-        # 64 / 80 ms for 234k entries x 50 on CPU). A zero-weight sentinel on the last row
+        # 64 / 80 ms for 234k entries x 50 on CPU). Zero-weight entries are dropped first:
+        # `GraphTransfer`'s chained product passes every entry with the other layers' weights
+        # zeroed, and batches carry padding, so this halves the gathered rows there (a
+        # subsequence of sorted ids stays sorted). A zero-weight sentinel on the last row
         # makes the output exactly `num_rows` long (segment_sum stops at the largest id).
+        kept = tf.not_equal(values, 0)
+        values, rows, cols = (tf.boolean_mask(t, kept) for t in (values, rows, cols))
         last = tf.reshape(tf.cast(num_rows, rows.dtype) - 1, (1,))
         rows = tf.concat([rows, last], axis=0)
-        cols = tf.concat([cols, tf.zeros_like(cols[:1])], axis=0)
-        values = tf.concat([values, tf.zeros_like(values[:1])], axis=0)
+        cols = tf.concat([cols, tf.zeros((1,), cols.dtype)], axis=0)
+        values = tf.concat([values, tf.zeros((1,), values.dtype)], axis=0)
         gathered = tf.gather(dense, cols) * tf.expand_dims(values, -1)
         return tf.math.segment_sum(gathered, rows)
     if backend.backend() == "tensorflow":

@@ -17,6 +17,10 @@ def test_op_classes_and_parts():
     assert op_profile.part_of(
         "gradient_tape/sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits/mul"
     ) == "softmax cross-entropy"
+    # The downstream classifier's parts (`--what downstream-cached`).
+    assert op_profile.part_of(
+        "imdb_classifier_1/encoder_1/graph_transfer_1/SegmentSum") == "graph transfer"
+    assert op_profile.part_of("imdb_classifier_1/glove_1/GatherV2") == "GloVe lookup"
 
 
 def test_canonical_op_type_drops_the_onednn_prefix():

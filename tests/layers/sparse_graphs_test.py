@@ -72,6 +72,28 @@ def test_sparse_rows_matmul_matches_dense(sorted_rows):
     np.testing.assert_allclose(out, matrix @ dense, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("zeroed", ["some", "all"])
+def test_sorted_product_with_zero_weight_entries(zeroed):
+    # The sorted path drops zero-weight entries before gathering; the product and its
+    # gradient must not change, even when nothing is left but the output's length.
+    rng = np.random.default_rng(3)
+    rows = np.sort(rng.integers(0, 6, 20)).astype("int32")
+    cols = rng.integers(0, 4, 20).astype("int32")
+    values = rng.normal(size=20).astype("float32")
+    values[::3 if zeroed == "some" else 1] = 0.0
+    dense = tf.constant(rng.normal(size=(4, 3)).astype("float32"))
+    matrix = np.zeros((7, 4), np.float32)
+    np.add.at(matrix, (rows, cols), values)
+    with tf.GradientTape() as tape:
+        tape.watch(dense)
+        out = sparse_rows_matmul(values, rows, cols, 7, dense, sorted_rows=True)
+        loss = tf.reduce_sum(out * np.arange(21, dtype="float32").reshape(7, 3))
+    np.testing.assert_allclose(out.numpy(), matrix @ dense.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.convert_to_tensor(tape.gradient(loss, dense)).numpy(),
+                               matrix.T @ np.arange(21, dtype="float32").reshape(7, 3),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_sorted_product_refuses_unsorted_rows():
     with pytest.raises(tf.errors.InvalidArgumentError, match="increasing|sorted"):
         sparse_rows_matmul(np.ones(2, "float32"), np.array([1, 0], "int32"),
