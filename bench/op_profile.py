@@ -31,7 +31,8 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -149,14 +150,16 @@ def downstream_cached_step(args):
     module = graphs._graph_module
     data = imdb_subset(module, args.batch, args.length)
     texts = data.texts["text"]
-    caches = None
-    if args.transfer != "none":
-        path = os.path.join(tempfile.mkdtemp(prefix="glomo_op_profile_cache_"), "cache")
-        caches = {"text": build_graph_cache(module, texts, path, args.length)}
+    # The one profiled batch is fetched (and so copied out of the cache) before the cache goes.
+    with tempfile.TemporaryDirectory(prefix="glomo_op_profile_cache_") as workdir:
+        caches = None
+        if args.transfer != "none":
+            path = os.path.join(workdir, "cache")
+            caches = {"text": build_graph_cache(module, texts, path, args.length)}
+        inputs, targets = next(iter(task_dataset({"text": texts}, data.labels, args.batch,
+                                                 caches=caches)))
     glove = glove_features(None, words=data.vocabulary)[0]
     model = build(args.transfer, args.transfer, "cached", graphs, lambda: glove, args.length)
-    inputs, targets = next(iter(task_dataset({"text": texts}, data.labels, args.batch,
-                                             caches=caches)))
     return lambda: model.train_on_batch(inputs, targets)
 
 
@@ -170,8 +173,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=2, help="profiled steps")
     parser.add_argument("--logdir", default=None, help="where the trace goes (default: a temp dir)")
     parser.add_argument("--top", type=int, default=12, help="op types listed (the rest summed)")
-    parser.add_argument("--graphs", default=os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "saved_models", "glomo_wiki"), help="downstream-cached: the module")
+    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki"),
+                        help="downstream-cached: the module")
     parser.add_argument("--transfer", default="embeddings", choices=["embeddings", "rnn", "none"],
                         help="downstream-cached: the transfer profiled")
     parser.add_argument("--no-write", action="store_true")
@@ -211,8 +214,7 @@ def main(argv=None):
     rest = total - sum(s for _, s in by_type.most_common(args.top))
     type_rows.append([f"{len(by_type) - args.top} other op types", "", f"{rest / per_step:.3f}", share(rest)])
     part_rows = [[p, f"{s / per_step:.3f}", share(s)] for p, s in by_part.most_common()]
-    module_name = os.path.relpath(os.path.abspath(args.graphs), os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__))))
+    module_name = os.path.relpath(os.path.abspath(args.graphs), ROOT)
     what = {
         "train": f"`GLoMoPretrainer` train step, `{args.config}`, batch {args.batch} x T "
                  f"{args.length}, {args.policy}, SGD",
