@@ -21,7 +21,7 @@ after every run, so partial results land if the job is stopped; a rerun skips wh
 already in the results file (the table fills over several runs of the script).
 
     nice -n 15 python bench/transfer.py --budget full --tasks imdb --seeds 0,1,2 \
-        --graphs saved_models/glomo_wiki
+        --graphs saved_models/glomo_wiki --epoch-lines
 """
 
 import argparse
@@ -245,6 +245,9 @@ def main():
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: rewrite the tasks' sections from the results file")
+    # A full-budget run is silent for up to an hour and a half otherwise.
+    parser.add_argument("--epoch-lines", action="store_true",
+                        help="print one line per epoch (loss, validation metric, seconds)")
     args = parser.parse_args()
 
     import glomo_tf.datasets.squad as squad_data
@@ -302,7 +305,8 @@ def main():
                 metrics = finetune(task, "glove", transfer, args.graphs, epochs=budget["epochs"],
                                    batch_size=32, max_examples=budget["max_train"],
                                    max_eval=budget["max_eval"], seed=seed,
-                                   graph_cache_dir=cache_dir, **overrides)
+                                   graph_cache_dir=cache_dir,
+                                   verbose=2 if args.epoch_lines else 0, **overrides)
                 metrics.pop("config", None)
                 metrics["row"] = mode
                 metrics["budget"] = args.budget
