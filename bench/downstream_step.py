@@ -17,6 +17,10 @@ trilinear self-attention → pooling → Dense → 2 logits, Adam), fed by `task
   (the path before the cache). The first epoch of each (tracing, warm-up) is not timed;
   then `--rounds` rounds, the variants' order rotated every round; each ratio is the
   median over rounds of (epoch seconds ÷ the same round's feature-only epoch).
+- with `--buckets K`, the same variants again with training batches drawn from K
+  buckets of similar length (`task_dataset(length_buckets=K)`, as `glomo finetune
+  --length-buckets K`), each ratio still to the plain feature-only epoch; `--no-cache`
+  skips the cache (and its variants) to time only that.
 
     nice -n 15 python bench/downstream_step.py --graphs saved_models/glomo_wiki \\
         --examples 1000 --max-tokens 400 --rounds 3 --dense
@@ -246,6 +250,10 @@ def main(argv=None):
     parser.add_argument("--no-exact-epochs", action="store_true",
                         help="build the exact cache (its size is reported) but do not train on "
                              "it: with dense-ish rows its sparse products outgrow memory")
+    parser.add_argument("--buckets", type=int, default=None, metavar="K",
+                        help="also time every variant with length-bucketed batches (K buckets)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="build no graph cache: time feature-only and --dense only")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--section", default="downstream_cache",
                         help="BENCHMARKS.md section (imdb mode), so a second module's figures sit "
@@ -268,24 +276,28 @@ def main(argv=None):
     texts = data.texts["text"]
     workdir = tempfile.mkdtemp(prefix="downstream_step-")
     try:
-        top_ks = [None] + ([args.top_k] if args.top_k else [])
+        top_ks = [] if args.no_cache else [None] + ([args.top_k] if args.top_k else [])
         build_rows, caches = cache_rows(module, texts, args.max_tokens, top_ks, workdir)
         glove_layer = glove_features(None, words=data.vocabulary)[0]
-        variants = {FEATURE_ONLY: VARIANTS[FEATURE_ONLY]} if args.no_exact_epochs else dict(VARIANTS)
-        if args.top_k:
+        variants = ({FEATURE_ONLY: VARIANTS[FEATURE_ONLY]} if args.no_exact_epochs or args.no_cache
+                    else dict(VARIANTS))
+        if args.top_k and not args.no_cache:
             variants[f"GLoMo embeddings, cached top {args.top_k} per row"] = ("embeddings", "cached-top-k")
         if args.dense:
             variants[DENSE] = ("embeddings", "module")
+        bucketings = [None] + ([args.buckets] if args.buckets else [])
         epochs = {}
-        for name, (transfer, graph_inputs) in variants.items():
-            model = build(name, transfer, graph_inputs, graphs, lambda: glove_layer,
-                          args.max_tokens)
-            caches_for = None
-            if transfer != "none" and graph_inputs.startswith("cached"):
-                caches_for = {"text": caches[args.top_k if graph_inputs == "cached-top-k" else None]}
-            dataset = task_dataset({"text": texts}, data.labels, args.batch,
-                                   caches=caches_for, shuffle_seed=0)
-            epochs[name] = (model, dataset)
+        for buckets in bucketings:
+            for name, (transfer, graph_inputs) in variants.items():
+                model = build(name, transfer, graph_inputs, graphs, lambda: glove_layer,
+                              args.max_tokens)
+                caches_for = None
+                if transfer != "none" and graph_inputs.startswith("cached"):
+                    caches_for = {"text": caches[args.top_k if graph_inputs == "cached-top-k" else None]}
+                dataset = task_dataset({"text": texts}, data.labels, args.batch,
+                                       caches=caches_for, shuffle_seed=0, length_buckets=buckets)
+                label = name if buckets is None else f"{name}, {buckets} length buckets"
+                epochs[label] = (model, dataset)
         for name, (model, dataset) in epochs.items():   # first epoch: tracing, not timed
             model.fit(dataset, epochs=1, shuffle=False, verbose=0)
         samples = {name: [] for name in epochs}
@@ -312,12 +324,17 @@ def main(argv=None):
         f"graphs per token). {len(texts)} IMDB training reviews (fixed random subset), at most "
         f"{args.max_tokens} module tokens (mean {statistics.mean(len(t.split()) for t in texts):.0f} "
         f"words), batch {args.batch}, GloVe 6B 50d, BiGRU 64, Adam.\n\n"
-        "Graph cache (`build_graph_cache`, float32 values, uint8 slot + int16 row/column per "
-        "entry); the dropped mass is per graph row, before renormalising (rows sum to 1):\n\n"
-        + markdown_table(["entries kept", "examples", "build s / 1k examples",
-                          "disk MiB / 1k examples", "entries per graph row", "most live per row",
-                          "dropped mass per row"], build_rows)
-        + f"\n\nEpoch seconds after the first (medians of {args.rounds} rounds, order rotated every "
+        + ("" if not build_rows else
+           "Graph cache (`build_graph_cache`, float32 values, uint8 slot + int16 row/column per "
+           "entry); the dropped mass is per graph row, before renormalising (rows sum to 1):\n\n"
+           + markdown_table(["entries kept", "examples", "build s / 1k examples",
+                             "disk MiB / 1k examples", "entries per graph row",
+                             "most live per row", "dropped mass per row"], build_rows)
+           + "\n\n")
+        + (f"Length buckets: the training batches drawn from {args.buckets} buckets of similar "
+           "length (`glomo finetune --length-buckets`), the same reviews per epoch.\n\n"
+           if args.buckets else "")
+        + f"Epoch seconds after the first (medians of {args.rounds} rounds, order rotated every "
         "round); ratio = median of per-round (epoch ÷ feature-only epoch). Target ≤ 1.3x for GLoMo "
         "on embeddings:\n\n"
         + markdown_table(["variant", "epoch s", "÷ feature-only"], epoch_rows)

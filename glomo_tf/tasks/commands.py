@@ -72,6 +72,9 @@ def add_parser(subparsers):
     parser.add_argument("--patience", type=positive_int, default=None,
                         help="validations without gain before stopping / halving (default 3)")
     parser.add_argument("--validations-per-epoch", type=positive_int, default=None)
+    parser.add_argument("--length-buckets", type=positive_int, default=None, metavar="K",
+                        help="draw each training batch from one of about K buckets of similar "
+                             "length: less padding on long, varied texts (default: off)")
     parser.add_argument("--graphs-untrained", action="store_true",
                         help="ablation: graphs from a randomly initialised predictor of the "
                              "module's shape, with its tokenizer")
@@ -112,6 +115,7 @@ def run(args):
                         ("learning_rate", "learning_rate"), ("hidden_dim", "hidden_dim"),
                         ("stopping", "stopping"), ("patience", "patience"),
                         ("validations_per_epoch", "validations_per_epoch"),
+                        ("length_buckets", "length_buckets"),
                         ("untrained_seed", "untrained_seed"),
                         ("graph_cache_dir", "graph_cache_dir"), ("graph_top_k", "graph_top_k")):
         if getattr(args, flag) is not None:

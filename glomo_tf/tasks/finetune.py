@@ -204,7 +204,8 @@ def datasets(config, data, caches, repeat_train=False):
             data.texts(split), data.targets(split), config.batch_size,
             caches=None if caches is None else caches[split],
             shuffle_seed=config.seed if split == "train" else None,
-            repeat=repeat_train and split == "train"))
+            repeat=repeat_train and split == "train",
+            length_buckets=config.length_buckets if split == "train" else None))
     return tuple(out)
 
 

@@ -73,6 +73,11 @@ class FinetuneConfig:
             reported test score is that of the best-on-validation weights.
         patience: validations without gain before stopping / halving.
         validations_per_epoch: validate this many times per pass over the training data.
+        length_buckets: 0 batches the shuffled training examples in order (the
+            protocol of the recorded full-budget SST-2 and NLI runs); k > 1 draws each
+            training batch from one of about k buckets of similar length (`task_dataset`):
+            batches pad to their longest text, so this saves the padded steps (long,
+            varied texts: IMDB, SQuAD). Validation and test batches are never bucketed.
         graph_cache: GLoMo modes: compute each example's graphs once into a
             `GraphCache` (sparse) and feed them to the model (True), or compute dense
             graphs inside the model every step (False).
@@ -121,6 +126,7 @@ class FinetuneConfig:
     stopping: str = "early_stopping"
     patience: int = 3
     validations_per_epoch: int = 1
+    length_buckets: int = 0
     graph_cache: bool = True
     graph_cache_dir: str | None = None
     graph_top_k: int | None = None
@@ -153,6 +159,10 @@ class FinetuneConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"FinetuneConfig.{name} must be a positive int, got {value!r}.")
+        if (isinstance(self.length_buckets, bool) or not isinstance(self.length_buckets, int)
+                or self.length_buckets < 0):
+            raise ValueError("FinetuneConfig.length_buckets must be an int >= 0, got "
+                             f"{self.length_buckets!r}.")
         for name in ("max_train", "max_eval", "graph_top_k"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)

@@ -55,6 +55,8 @@ def test_config_validation(tmp_path):
         FinetuneConfig(transfer="graphs")
     with pytest.raises(ValueError, match="elmo"):
         FinetuneConfig(features="elmo")
+    with pytest.raises(ValueError, match="length_buckets"):
+        FinetuneConfig(length_buckets=-1)
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"hidden_dim": 3, "nope": 1}))
     with pytest.raises(ValueError, match="nope"):
@@ -190,7 +192,7 @@ def test_preset_and_new_flags(tmp_path, capsys, graph_module_dir, glove_file, da
     status, out = _cli(["finetune", "--task", "sst2", "--transfer", "embeddings", "--graphs",
                         graph_module_dir, "--glove", glove_file, "--preset", "released-squad",
                         "--config", str(config), "--data-dir", data_root, "--patience", "2",
-                        "--graph-top-k", "4", "--out", str(tmp_path / "run")], capsys)
+                        "--graph-top-k", "4", "--length-buckets", "2", "--out", str(tmp_path / "run")], capsys)
     assert status == 0, out.err
     printed = json.loads(out.out)          # stdout: the metrics only; progress on stderr
     assert printed["validation_accuracy"] >= 0
@@ -198,7 +200,7 @@ def test_preset_and_new_flags(tmp_path, capsys, graph_module_dir, glove_file, da
     assert (saved["optimizer"], saved["learning_rate"], saved["stopping"]) == \
         ("adadelta", 0.5, "halve_lr")
     assert saved["hidden_dim"] == SMALL["hidden_dim"]   # the config file beats the preset
-    assert (saved["patience"], saved["graph_top_k"]) == (2, 4)
+    assert (saved["patience"], saved["graph_top_k"], saved["length_buckets"]) == (2, 4, 2)
     assert FinetuneConfig.preset("released-squad").hidden_dim == 76
     with pytest.raises(ValueError, match="preset"):
         FinetuneConfig.preset("nope")
