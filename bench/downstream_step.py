@@ -53,6 +53,7 @@ VARIANTS = {FEATURE_ONLY: ("none", "cached"),
             "GLoMo embeddings, cached sparse graphs": ("embeddings", "cached"),
             "GLoMo RNN states, cached sparse graphs": ("rnn", "cached")}
 DENSE = "GLoMo embeddings, dense graphs in the model (no cache)"
+TASK_TEXTS = {"imdb": "IMDB training reviews", "sst2": "SST-2 training sentences"}
 
 
 # --- Synthetic mode (`--mode synthetic`): the dense-graph step on IMDB-shaped random batches,
@@ -153,10 +154,10 @@ def directory_bytes(path):
                for folder, _, names in os.walk(path) for name in names)
 
 
-def imdb_subset(graph_module, count, max_tokens, data_dir=None):
+def imdb_subset(graph_module, count, max_tokens, data_dir=None, task="imdb"):
     from glomo_tf.tasks.task_data import load_task_splits, prepare_text_examples
 
-    texts, labels, skipped = load_task_splits("imdb", data_dir)["train"]
+    texts, labels, skipped = load_task_splits(task, data_dir)["train"]
     return prepare_text_examples(graph_module, texts, labels, 2, max_tokens, limit=count,
                                  skipped=skipped)
 
@@ -182,14 +183,14 @@ def cache_rows(graph_module, texts, max_tokens, top_ks, workdir):
     return rows, caches
 
 
-def build(name, transfer, graph_inputs, graphs, glove, max_tokens, seed=0):
+def build(name, transfer, graph_inputs, graphs, glove, max_tokens, seed=0, task="imdb"):
     import keras
 
     from glomo_tf.tasks.finetune import build_model
     from glomo_tf.tasks.finetune_config import FinetuneConfig
 
     keras.utils.set_random_seed(seed)
-    config = FinetuneConfig(task="imdb", transfer=transfer, max_tokens=max_tokens, seed=seed)
+    config = FinetuneConfig(task=task, transfer=transfer, max_tokens=max_tokens, seed=seed)
     return build_model(config, graphs, glove(), cached=graph_inputs.startswith("cached"))
 
 
@@ -250,10 +251,13 @@ def main(argv=None):
     parser.add_argument("--no-exact-epochs", action="store_true",
                         help="build the exact cache (its size is reported) but do not train on "
                              "it: with dense-ish rows its sparse products outgrow memory")
+    parser.add_argument("--task", choices=sorted(TASK_TEXTS), default="imdb",
+                        help="imdb mode: the classification task whose training texts are timed")
     parser.add_argument("--buckets", type=int, default=None, metavar="K",
                         help="also time every variant with length-bucketed batches (K buckets)")
     parser.add_argument("--no-cache", action="store_true",
                         help="build no graph cache: time feature-only and --dense only")
+    parser.add_argument("--no-rnn", action="store_true", help="skip GLoMo on RNN states")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--section", default="downstream_cache",
                         help="BENCHMARKS.md section (imdb mode), so a second module's figures sit "
@@ -271,7 +275,7 @@ def main(argv=None):
     graphs = _graphs_layer(os.path.abspath(args.graphs))
     module = graphs._graph_module
     started = time.perf_counter()
-    data = imdb_subset(module, args.examples, args.max_tokens)
+    data = imdb_subset(module, args.examples, args.max_tokens, task=args.task)
     print(f"data: {len(data)} reviews in {time.perf_counter() - started:.0f}s", flush=True)
     texts = data.texts["text"]
     workdir = tempfile.mkdtemp(prefix="downstream_step-")
@@ -281,6 +285,8 @@ def main(argv=None):
         glove_layer = glove_features(None, words=data.vocabulary)[0]
         variants = ({FEATURE_ONLY: VARIANTS[FEATURE_ONLY]} if args.no_exact_epochs or args.no_cache
                     else dict(VARIANTS))
+        if args.no_rnn:
+            variants = {k: v for k, v in variants.items() if v[0] != "rnn"}
         if args.top_k and not args.no_cache:
             variants[f"GLoMo embeddings, cached top {args.top_k} per row"] = ("embeddings", "cached-top-k")
         if args.dense:
@@ -290,7 +296,7 @@ def main(argv=None):
         for buckets in bucketings:
             for name, (transfer, graph_inputs) in variants.items():
                 model = build(name, transfer, graph_inputs, graphs, lambda: glove_layer,
-                              args.max_tokens)
+                              args.max_tokens, task=args.task)
                 caches_for = None
                 if transfer != "none" and graph_inputs.startswith("cached"):
                     caches_for = {"text": caches[args.top_k if graph_inputs == "cached-top-k" else None]}
@@ -321,7 +327,7 @@ def main(argv=None):
     body = (
         f"Module `{os.path.relpath(os.path.abspath(args.graphs), ROOT)}` (L {config['num_layers']}, "
         f"K {config['num_heads']}, both directions: {2 * config['num_layers'] * config['num_heads']} "
-        f"graphs per token). {len(texts)} IMDB training reviews (fixed random subset), at most "
+        f"graphs per token). {len(texts)} {TASK_TEXTS[args.task]} (fixed random subset), at most "
         f"{args.max_tokens} module tokens (mean {statistics.mean(len(t.split()) for t in texts):.0f} "
         f"words), batch {args.batch}, GloVe 6B 50d, BiGRU 64, Adam.\n\n"
         + ("" if not build_rows else

@@ -48,6 +48,13 @@ def _graphs_layer(handle):
 
 
 @functools.lru_cache(maxsize=2)
+def _untrained_graphs_layer(handle, seed):
+    from glomo_tf.tasks.untrained_graphs import UntrainedGLoMoGraphs
+
+    return UntrainedGLoMoGraphs(handle, seed=seed, name="glomo_graphs")
+
+
+@functools.lru_cache(maxsize=2)
 def _untrained_source(graph_module, seed):
     from glomo_tf.tasks.untrained_graphs import UntrainedGraphSource
 
@@ -64,9 +71,13 @@ def load_graphs(config, graphs_module):
     graphs = graphs_module if isinstance(graphs_module, GLoMoGraphs) \
         else _graphs_layer(os.fspath(graphs_module))
     graph_module = graphs._graph_module
-    source = _untrained_source(graph_module, config.untrained_seed) \
-        if config.graphs_untrained else graph_module
-    return graphs, graph_module, source
+    if not config.graphs_untrained:
+        return graphs, graph_module, graph_module
+    if not config.graph_cache:
+        # Dense graphs in the model: the layer computes the untrained predictor's.
+        graphs = _untrained_graphs_layer(graphs.handle, config.untrained_seed)
+        return graphs, graph_module, graphs.source
+    return graphs, graph_module, _untrained_source(graph_module, config.untrained_seed)
 
 
 # -------------------------------------------------------------------------- data

@@ -87,7 +87,8 @@ class FinetuneConfig:
             every live entry, exact).
         graphs_untrained: the untrained-predictor ablation: graphs from a randomly
             initialised predictor of the module's shape, with its tokenizer
-            (`UntrainedGraphSource`, seed `untrained_seed`); needs `graph_cache`.
+            (`UntrainedGraphSource`, seed `untrained_seed`), cached like the module's,
+            or with `graph_cache=False` computed in the model (`UntrainedGLoMoGraphs`).
         tensorboard: write TensorBoard logs to `out_dir/tensorboard`.
         nli_protocol, squad_protocol: the data protocols ("reduced-v1" or "paper").
         run_eagerly: Keras `run_eagerly` (tiny test runs: skips seconds of tracing).
@@ -186,10 +187,6 @@ class FinetuneConfig:
             raise ValueError(
                 "FinetuneConfig.graphs_untrained needs a GLoMo transfer ('embeddings' or "
                 f"'rnn'), got transfer={self.transfer!r}.")
-        if self.graphs_untrained and not self.graph_cache:
-            raise ValueError(
-                "FinetuneConfig.graphs_untrained needs graph_cache=True (the untrained "
-                "predictor's graphs are computed into a cache).")
         check_positive_number("FinetuneConfig.learning_rate", self.learning_rate)
         if self.max_chars < self.char_width:
             raise ValueError(

@@ -7,12 +7,19 @@ variance 1, used in inference mode), so a transfer run on it differs from the GL
 only in the predictor's weights: what pretraining adds. It has what `build_graph_cache`
 needs (`config`, `vocabulary`, `variables`, `tokenize`, `graphs_from_ids`); its cache
 identity carries `untrained_seed`.
+
+`UntrainedGLoMoGraphs` is the same ablation as a `GLoMoGraphs` layer: dense graphs inside
+the model every step, for modules whose rows are too dense to cache at the task's length
+(`graph_cache=False`).
 """
 
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
+
+from glomo_tf.transfer.glomo_graphs import GLoMoGraphs
 
 
 class UntrainedGraphSource:
@@ -73,3 +80,55 @@ class UntrainedGraphSource:
         mask = tf.ones_like(ids) if mask is None else tf.cast(mask, tf.int32)
         ids = ids[:, : self.max_length] * mask[:, : self.max_length]
         return {"graphs": tf.cast(self._graphs(ids, mask[:, : self.max_length]), tf.float32)}
+
+
+@keras.saving.register_keras_serializable(package="glomo_tf")
+class UntrainedGLoMoGraphs(GLoMoGraphs):
+    """`GLoMoGraphs` of a module's tokenizer with an untrained predictor's graphs.
+
+    The layer form of `UntrainedGraphSource` (same `seed`, same graphs), for the
+    untrained-predictor ablation without a graph cache. The predictor is not a Keras
+    weight of the layer: a saved downstream model stores `handle` and `seed` and rebuilds
+    the same initialisation on load.
+
+    Args:
+        handle: a module path, bundled module name or TF-Hub handle (its shape and
+            tokenizer are used; its predictor weights are not).
+        seed: int seed of the predictor's initialisation.
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: text, `tf.string [B]` (or `[B, 1]`), or ids `{"ids", "mask"}` as for
+            `GLoMoGraphs`; pre-split words (`{"tokens": ...}`) are not supported.
+
+    Returns:
+        As `GLoMoGraphs`: for text `{"tokens", "ids", "mask": [B, T], "graphs":
+        float32 [B, 2, L, K, T, T]}`, for ids `{"graphs"}`.
+
+    Example:
+
+    ```python
+    text = keras.Input(shape=(), dtype="string")
+    out = UntrainedGLoMoGraphs("saved_models/glomo_wiki", seed=0)(text)
+    ```
+    """
+
+    def __init__(self, handle, seed=0, **kwargs):
+        super().__init__(handle, **kwargs)
+        self.seed = seed
+        self.source = UntrainedGraphSource(self._graph_module, seed=seed)
+
+    def call(self, inputs):
+        if isinstance(inputs, dict) and "tokens" in inputs:
+            raise ValueError("UntrainedGLoMoGraphs takes text or ids, not pre-split tokens.")
+        if isinstance(inputs, dict):
+            ids, mask = self._split_ids(inputs)
+            return {"graphs": tf.stop_gradient(self.source.graphs_from_ids(ids, mask)["graphs"])}
+        outputs = dict(self.module.tokenize(self._as_text(inputs)))
+        outputs["graphs"] = self.source.graphs_from_ids(outputs["ids"], outputs["mask"])["graphs"]
+        return {key: tf.stop_gradient(outputs[key]) for key in ("tokens", "ids", "mask", "graphs")}
+
+    def get_config(self):
+        config = super().get_config()
+        config["seed"] = self.seed
+        return config

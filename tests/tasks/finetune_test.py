@@ -145,8 +145,9 @@ def test_test_score_is_the_best_validation_models(graphs_layer, glove_file, data
     assert accuracy(model, test) == metrics["accuracy"]
 
 
-def test_cached_graphs_give_the_dense_paths_predictions(graphs_layer, glove_file, data_root,
-                                                        tmp_path):
+@pytest.mark.parametrize("untrained", [False, True])
+def test_cached_graphs_give_the_dense_paths_predictions(untrained, graphs_layer, glove_file,
+                                                        data_root, tmp_path):
     from glomo_tf.tasks import finetune as steps
     from glomo_tf.tasks.token_features import token_features
 
@@ -154,6 +155,7 @@ def test_cached_graphs_give_the_dense_paths_predictions(graphs_layer, glove_file
     for cached in (True, False):
         config = steps.resolve_config(task="nli", transfer="embeddings", glove=glove_file,
                                       graph_cache=cached, graph_cache_dir=str(tmp_path),
+                                      graphs_untrained=untrained, untrained_seed=2,
                                       batch_size=3, **SMALL)
         graphs, module, source = steps.load_graphs(config, graphs_layer)
         data = steps.prepare_data(config, module, data_root)
@@ -180,8 +182,6 @@ def test_untrained_predictor_ablation(graphs_layer, glove_file, data_root, tmp_p
     assert metrics["graphs_untrained"] is True and 0 <= metrics["accuracy"] <= 100
     manifests = [json.loads(p.read_text()) for p in tmp_path.glob("*/manifest.json")]
     assert manifests and all(m["module"]["untrained_seed"] == 0 for m in manifests)
-    with pytest.raises(ValueError, match="graph_cache"):
-        FinetuneConfig(transfer="embeddings", graphs_untrained=True, graph_cache=False)
     with pytest.raises(ValueError, match="GLoMo transfer"):
         FinetuneConfig(transfer="uniform", graphs_untrained=True)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from glomo_tf.tasks.untrained_graphs import UntrainedGraphSource
+from glomo_tf.tasks.untrained_graphs import UntrainedGLoMoGraphs, UntrainedGraphSource
 from glomo_tf.transfer.graph_cache import module_identity
 
 
@@ -42,3 +42,29 @@ def test_identity_is_per_seed_and_not_the_modules(module):
     assert module_identity(first)["tokenizer"] == module_identity(module)["tokenizer"]
     with pytest.raises(ValueError, match="seed"):
         UntrainedGraphSource(module, seed="0")
+
+
+def test_layer_gives_the_sources_graphs_and_round_trips(graphs_layer, module, tmp_path):
+    import keras
+
+    layer = UntrainedGLoMoGraphs(graphs_layer.handle, seed=3)
+    assert layer.weights == [] and not layer.trainable
+    text = ["the cat sat on the mat .", "a dog"]
+    out = layer(np.array(text))
+    tokens = module.tokenize(text)
+    expected = UntrainedGraphSource(module, seed=3).graphs_from_ids(tokens["ids"], tokens["mask"])
+    config = module.config
+    assert out["graphs"].shape == (2, 2, config["num_layers"], config["num_heads"], 7, 7)
+    np.testing.assert_array_equal(out["graphs"].numpy(), expected["graphs"].numpy())
+    np.testing.assert_array_equal(out["ids"].numpy(), tokens["ids"].numpy())
+    ids_only = layer({"ids": tokens["ids"], "mask": tokens["mask"]})
+    np.testing.assert_array_equal(ids_only["graphs"].numpy(), expected["graphs"].numpy())
+    with pytest.raises(ValueError, match="pre-split"):
+        layer({"tokens": tokens["tokens"]})
+
+    inputs = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inputs, layer(inputs)["graphs"])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.layers[-1].get_config()["seed"] == 3
+    np.testing.assert_array_equal(loaded(np.array(text)).numpy(), expected["graphs"].numpy())
