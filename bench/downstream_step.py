@@ -276,7 +276,7 @@ def main(argv=None):
     module = graphs._graph_module
     started = time.perf_counter()
     data = imdb_subset(module, args.examples, args.max_tokens, task=args.task)
-    print(f"data: {len(data)} reviews in {time.perf_counter() - started:.0f}s", flush=True)
+    print(f"data: {len(data)} examples in {time.perf_counter() - started:.0f}s", flush=True)
     texts = data.texts["text"]
     workdir = tempfile.mkdtemp(prefix="downstream_step-")
     try:

@@ -56,3 +56,16 @@ def test_task_section_pairs_deltas_by_seed_and_marks_partial_tables():
     assert cells[3] == "+2.00 ± 1.41" and cells[4] == "+0.50 (1 seed)"
     assert cells[-2:] == ["89.16", "+0.65"]
     assert ours in body and "SMOKE TEST" in body
+
+
+def test_every_budget_gives_every_row_a_valid_config():
+    from glomo_tf.tasks.finetune_config import FinetuneConfig
+
+    for budget_name, budgets in transfer.BUDGETS.items():
+        for task, budget in budgets.items():
+            overrides = {k: v for k, v in budget.items()
+                         if k not in ("max_train", "max_eval", "epochs")}
+            for row in transfer.MODES[task]:
+                mode, untrained = transfer.ROWS[row]
+                FinetuneConfig(task=task, transfer=mode, graphs_untrained=untrained,
+                               epochs=budget["epochs"], **overrides)
