@@ -11,6 +11,12 @@ makes the whole batch pay for 400 tokens, and a dense GLoMo graph for 400² entr
 `length_buckets` the training batches are drawn from buckets of similar length instead
 (`tf.data`'s `bucket_by_sequence_length`, boundaries at quantiles of the texts' character
 counts, which track their token counts): far less padding, the same examples per epoch.
+
+The pipeline turns tf.data's autotuning off and prefetches 2 batches. With it on, on a
+2-core machine, one-epoch `fit` calls in a row (how `bench/downstream_step.py` times
+epochs) lasted near 10 ms x 2^k (5.12, 10.24, 20.48 s...) and varied 2x; off, they are
+steady. A single many-epoch `fit`, as `glomo finetune` runs, is as fast either way
+(`bench/data_autotune.py`).
 """
 
 import numpy as np
@@ -56,7 +62,7 @@ def length_bucket_boundaries(lengths, buckets):
 
 
 def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, repeat=False,
-                 length_buckets=None):
+                 length_buckets=None, autotune=False):
     """A batched `tf.data.Dataset` of `(inputs, targets)`.
 
     Args:
@@ -71,6 +77,9 @@ def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, rep
             draws each batch from one of about k buckets of similar text length (after
             shuffling, so which examples share a batch still changes every epoch). Every
             example is still seen once per epoch; a bucket's last batch may be short.
+        autotune: keep tf.data's autotuning (TensorFlow's default) and an AUTOTUNE
+            prefetch; False (default) prefetches 2 batches with autotuning off. Only the
+            speed differs, never the batches.
 
     Returns:
         the dataset; string inputs are `[B]`, sparse graphs `[B, N]`.
@@ -124,4 +133,9 @@ def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, rep
                 batch[graph_input_name(name, key)] = part
         return batch, batch_targets
 
-    return ds.map(attach).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(attach)
+    if autotune:
+        return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options)

@@ -79,3 +79,15 @@ def test_length_bucket_boundaries():
     assert length_bucket_boundaries([1, 2, 3], 1) == []
     with pytest.raises(ValueError, match="positive int"):
         length_bucket_boundaries([1, 2], 0)
+
+
+def test_autotuning_changes_the_speed_not_the_batches(cache):
+    batches = {}
+    for autotune in (True, False):
+        ds = task_dataset({"text": TEXTS}, np.arange(4), 2, caches={"text": cache},
+                          shuffle_seed=5, autotune=autotune)
+        # None: unset, TensorFlow's default (on).
+        assert ds.options().autotune.enabled in ((None, True) if autotune else (False,))
+        batches[autotune] = [(x["text"].numpy().tolist(), x["text_graph_values"].numpy().tolist(),
+                              y.numpy().tolist()) for x, y in ds]
+    assert batches[True] == batches[False]
