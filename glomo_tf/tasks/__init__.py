@@ -21,4 +21,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "text_classifier": ("build_text_classifier",),
     "transfer_encoder": ("TransferEncoder",),
     "trilinear_attention": ("TrilinearAttention",),
+    "untrained_graphs": ("UntrainedGLoMoGraphs", "UntrainedGraphSource"),
 })
