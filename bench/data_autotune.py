@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.downstream_step import TASK_TEXTS, build, imdb_subset  # noqa: E402
+from bench.downstream_step import TASK_TEXTS, build, training_subset  # noqa: E402
 from bench.report import markdown_table, write_section  # noqa: E402
 
 import keras  # noqa: E402
@@ -64,6 +64,8 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch (tracing) is reported apart")
     max_tokens = args.max_tokens or (400 if args.task == "imdb" else 64)
 
     from glomo_tf.tasks.finetune import _graphs_layer
@@ -72,7 +74,7 @@ def main(argv=None):
     from glomo_tf.tasks.token_features import glove_features
 
     graphs = _graphs_layer(os.path.abspath(args.graphs))
-    data = imdb_subset(graphs._graph_module, args.examples, max_tokens, task=args.task)
+    data = training_subset(graphs._graph_module, args.examples, max_tokens, task=args.task)
     texts, labels = np.asarray(data.texts["text"], dtype=object), np.asarray(data.labels)
     train, validation = hold_out(len(texts), 0.1)
     glove_layer = glove_features(None, words=data.vocabulary)[0]

@@ -154,7 +154,7 @@ def directory_bytes(path):
                for folder, _, names in os.walk(path) for name in names)
 
 
-def imdb_subset(graph_module, count, max_tokens, data_dir=None, task="imdb"):
+def training_subset(graph_module, count, max_tokens, data_dir=None, task="imdb"):
     from glomo_tf.tasks.task_data import load_task_splits, prepare_text_examples
 
     texts, labels, skipped = load_task_splits(task, data_dir)["train"]
@@ -275,7 +275,7 @@ def main(argv=None):
     graphs = _graphs_layer(os.path.abspath(args.graphs))
     module = graphs._graph_module
     started = time.perf_counter()
-    data = imdb_subset(module, args.examples, args.max_tokens, task=args.task)
+    data = training_subset(module, args.examples, args.max_tokens, task=args.task)
     print(f"data: {len(data)} examples in {time.perf_counter() - started:.0f}s", flush=True)
     texts = data.texts["text"]
     workdir = tempfile.mkdtemp(prefix="downstream_step-")

@@ -140,7 +140,7 @@ def downstream_step(args):
 
 
 def downstream_cached_step(args):
-    from bench.downstream_step import build, imdb_subset
+    from bench.downstream_step import build, training_subset
     from glomo_tf.tasks.finetune import _graphs_layer
     from glomo_tf.tasks.task_datasets import task_dataset
     from glomo_tf.tasks.token_features import glove_features
@@ -148,7 +148,7 @@ def downstream_cached_step(args):
 
     graphs = _graphs_layer(os.path.abspath(args.graphs))
     module = graphs._graph_module
-    data = imdb_subset(module, args.batch, args.length)
+    data = training_subset(module, args.batch, args.length)
     texts = data.texts["text"]
     # The one profiled batch is fetched (and so copied out of the cache) before the cache goes.
     with tempfile.TemporaryDirectory(prefix="glomo_op_profile_cache_") as workdir:

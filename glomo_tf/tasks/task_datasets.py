@@ -97,8 +97,9 @@ def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, rep
         ds = ds.shuffle(max(count, 1), seed=shuffle_seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    lengths = text_lengths(texts)
-    boundaries = length_bucket_boundaries(lengths, length_buckets or 1)
+    # Lengths only when bucketing: validation and test sets never need them.
+    lengths = text_lengths(texts) if length_buckets else None
+    boundaries = length_bucket_boundaries(lengths, length_buckets) if length_buckets else []
     if boundaries:
         names = list(texts)
 
