@@ -175,6 +175,24 @@ def test_cached_graphs_give_the_dense_paths_predictions(untrained, graphs_layer,
     np.testing.assert_allclose(outputs[True], outputs[False], rtol=1e-5, atol=1e-6)
 
 
+def test_dense_untrained_graphs_load_the_module_once(graph_module_dir, monkeypatch):
+    from glomo_tf.tasks import finetune as steps
+    from glomo_tf.transfer import glomo_graphs
+
+    loads = []
+    real_load = glomo_graphs.load_graph_module
+    monkeypatch.setattr(glomo_graphs, "load_graph_module",
+                        lambda path: loads.append(path) or real_load(path))
+    steps._untrained_graphs_layer.cache_clear()
+    steps._graphs_layer.cache_clear()
+    config = steps.resolve_config(task="sst2", transfer="embeddings", graph_cache=False,
+                                  graphs_untrained=True, untrained_seed=5, **SMALL)
+    graphs, module, source = steps.load_graphs(config, graph_module_dir)
+    assert len(loads) == 1
+    assert graphs.seed == 5 and source is graphs.source and module is graphs._graph_module
+    steps._untrained_graphs_layer.cache_clear()
+
+
 def test_untrained_predictor_ablation(graphs_layer, glove_file, data_root, tmp_path):
     metrics = finetune("sst2", "glove", "rnn", graphs_layer, epochs=1, batch_size=4,
                        max_eval=4, data_dir=data_root, glove=glove_file, graphs_untrained=True,
