@@ -68,16 +68,14 @@ def load_graphs(config, graphs_module):
 
     if graphs_module is None:
         raise ValueError("finetune needs `graphs_module`: a graph module directory or handle.")
-    dense_untrained = config.graphs_untrained and not config.graph_cache
-    if dense_untrained:
+    given_layer = isinstance(graphs_module, GLoMoGraphs)
+    if config.graphs_untrained and not config.graph_cache:
         # Dense graphs in the model: the layer computes the untrained predictor's. It loads
         # the module itself, so a path is not loaded a second time as a `GLoMoGraphs`.
-        handle = graphs_module.handle if isinstance(graphs_module, GLoMoGraphs) \
-            else os.fspath(graphs_module)
+        handle = graphs_module.handle if given_layer else os.fspath(graphs_module)
         graphs = _untrained_graphs_layer(handle, config.untrained_seed)
         return graphs, graphs._graph_module, graphs.source
-    graphs = graphs_module if isinstance(graphs_module, GLoMoGraphs) \
-        else _graphs_layer(os.fspath(graphs_module))
+    graphs = graphs_module if given_layer else _graphs_layer(os.fspath(graphs_module))
     graph_module = graphs._graph_module
     if not config.graphs_untrained:
         return graphs, graph_module, graph_module
