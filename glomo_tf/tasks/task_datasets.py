@@ -97,9 +97,10 @@ def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, rep
         ds = ds.shuffle(max(count, 1), seed=shuffle_seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    # Lengths only when bucketing: validation and test sets never need them.
-    lengths = text_lengths(texts) if length_buckets else None
-    boundaries = length_bucket_boundaries(lengths, length_buckets) if length_buckets else []
+    boundaries = []
+    if length_buckets:   # validation and test sets never bucket: no lengths to count
+        lengths = text_lengths(texts)
+        boundaries = length_bucket_boundaries(lengths, length_buckets)
     if boundaries:
         names = list(texts)
 
