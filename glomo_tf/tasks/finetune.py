@@ -48,10 +48,10 @@ def _graphs_layer(handle):
 
 
 @functools.lru_cache(maxsize=2)
-def _untrained_graphs_layer(handle, seed):
+def _untrained_graphs_layer(handle, seed, graph_module=None):
     from glomo_tf.tasks.untrained_graphs import UntrainedGLoMoGraphs
 
-    return UntrainedGLoMoGraphs(handle, seed=seed, name="glomo_graphs")
+    return UntrainedGLoMoGraphs(handle, seed=seed, graph_module=graph_module, name="glomo_graphs")
 
 
 @functools.lru_cache(maxsize=2)
@@ -70,10 +70,13 @@ def load_graphs(config, graphs_module):
         raise ValueError("finetune needs `graphs_module`: a graph module directory or handle.")
     given_layer = isinstance(graphs_module, GLoMoGraphs)
     if config.graphs_untrained and not config.graph_cache:
-        # Dense graphs in the model: the layer computes the untrained predictor's. It loads
-        # the module itself, so a path is not loaded a second time as a `GLoMoGraphs`.
-        handle = graphs_module.handle if given_layer else os.fspath(graphs_module)
-        graphs = _untrained_graphs_layer(handle, config.untrained_seed)
+        # Dense graphs in the model: the layer computes the untrained predictor's. A path is
+        # loaded once, by that layer; a given layer lends its loaded module.
+        if given_layer:
+            graphs = _untrained_graphs_layer(graphs_module.handle, config.untrained_seed,
+                                             graphs_module._graph_module)
+        else:
+            graphs = _untrained_graphs_layer(os.fspath(graphs_module), config.untrained_seed)
         return graphs, graphs._graph_module, graphs.source
     graphs = graphs_module if given_layer else _graphs_layer(os.fspath(graphs_module))
     graph_module = graphs._graph_module

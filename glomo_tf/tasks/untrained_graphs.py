@@ -95,6 +95,7 @@ class UntrainedGLoMoGraphs(GLoMoGraphs):
         handle: a module path, bundled module name or TF-Hub handle (its shape and
             tokenizer are used; its predictor weights are not).
         seed: int seed of the predictor's initialisation.
+        graph_module: optional, `handle`'s module already loaded (as for `GLoMoGraphs`).
         **kwargs: `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -113,8 +114,8 @@ class UntrainedGLoMoGraphs(GLoMoGraphs):
     ```
     """
 
-    def __init__(self, handle, seed=0, **kwargs):
-        super().__init__(handle, **kwargs)
+    def __init__(self, handle, seed=0, graph_module=None, **kwargs):
+        super().__init__(handle, graph_module=graph_module, **kwargs)
         self.seed = seed
         self.source = UntrainedGraphSource(self._graph_module, seed=seed)
 

@@ -49,6 +49,9 @@ class GLoMoGraphs(keras.layers.Layer):
         handle: path of a module directory, the name of a bundled module (`glomo presets`;
             stored as the name, so a saved model reloads it on any install), or a TF-Hub
             handle (URL).
+        graph_module: optional, the `GraphModule` of `handle` already loaded
+            (`load_graph_module`), so a caller that holds one does not load it again. It
+            must be the module `handle` names; the config stores only `handle`.
 
     Call arguments:
         inputs: either text, `tf.string [B]` (or `[B, 1]`); or a dict of ids and mask,
@@ -87,16 +90,23 @@ class GLoMoGraphs(keras.layers.Layer):
         """
         return cls(preset, **kwargs)
 
-    def __init__(self, handle, **kwargs):
+    def __init__(self, handle, graph_module=None, **kwargs):
         kwargs["trainable"] = False
         super().__init__(**kwargs)
         self.handle = os.fspath(handle)
         self.supports_jit = False
         path = _resolve(self.handle)
-        if os.path.isdir(path):
-            graph_module = load_graph_module(path)
-        else:
+        if not os.path.isdir(path):
             raise FileNotFoundError(f"GLoMo graph module not found: {self.handle}")
+        if graph_module is None:
+            graph_module = load_graph_module(path)
+        elif not isinstance(graph_module, GraphModule):
+            raise TypeError(f"GLoMoGraphs: graph_module must be a GraphModule (load_graph_module), "
+                            f"got {type(graph_module).__name__}.")
+        elif os.path.realpath(graph_module.path) != os.path.realpath(path):
+            # A saved downstream model reloads from `handle`: it must be this module.
+            raise ValueError(f"GLoMoGraphs: graph_module was loaded from {graph_module.path}, "
+                             f"but handle {self.handle!r} names {path}.")
         self._graph_module = graph_module
         # Tracked (a trackable attribute of a TF-backend layer), so a TF checkpoint or
         # SavedModel of the downstream model includes the module and its variables.

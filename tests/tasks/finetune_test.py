@@ -193,6 +193,21 @@ def test_dense_untrained_graphs_load_the_module_once(graph_module_dir, monkeypat
     steps._untrained_graphs_layer.cache_clear()
 
 
+def test_dense_untrained_graphs_of_a_given_layer_reuse_its_module(graphs_layer, monkeypatch):
+    from glomo_tf.tasks import finetune as steps
+    from glomo_tf.transfer import glomo_graphs
+
+    monkeypatch.setattr(glomo_graphs, "load_graph_module",
+                        lambda path: pytest.fail(f"module loaded again from {path}"))
+    steps._untrained_graphs_layer.cache_clear()
+    config = steps.resolve_config(task="sst2", transfer="embeddings", graph_cache=False,
+                                  graphs_untrained=True, untrained_seed=3, **SMALL)
+    graphs, module, source = steps.load_graphs(config, graphs_layer)
+    assert module is graphs_layer._graph_module and graphs.seed == 3 and source is graphs.source
+    assert graphs.handle == graphs_layer.handle
+    steps._untrained_graphs_layer.cache_clear()
+
+
 def test_untrained_predictor_ablation(graphs_layer, glove_file, data_root, tmp_path):
     metrics = finetune("sst2", "glove", "rnn", graphs_layer, epochs=1, batch_size=4,
                        max_eval=4, data_dir=data_root, glove=glove_file, graphs_untrained=True,

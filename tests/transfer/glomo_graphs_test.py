@@ -104,6 +104,23 @@ def test_bad_inputs(layer, tmp_path):
         GLoMoGraphs(str(tmp_path / "missing_module"))
 
 
+def test_an_already_loaded_module_is_lent_not_reloaded(exported, layer, tmp_path, monkeypatch):
+    from glomo_tf.transfer import glomo_graphs
+
+    monkeypatch.setattr(glomo_graphs, "load_graph_module",
+                        lambda path: pytest.fail(f"module loaded again from {path}"))
+    lent = GLoMoGraphs(exported[1], graph_module=layer._graph_module)
+    assert lent._graph_module is layer._graph_module
+    assert lent.get_config()["handle"] == layer.handle and "graph_module" not in lent.get_config()
+    np.testing.assert_array_equal(lent(tf.constant(TEXTS))["graphs"], layer(tf.constant(TEXTS))["graphs"])
+    with pytest.raises(TypeError, match="GraphModule"):
+        GLoMoGraphs(exported[1], graph_module=layer)
+    other = tmp_path / "other_module"
+    other.mkdir()
+    with pytest.raises(ValueError, match="other_module"):
+        GLoMoGraphs(str(other), graph_module=layer._graph_module)
+
+
 def build_downstream_model(path):
     text = keras.Input(shape=(), dtype="string", name="text")
     glomo = GLoMoGraphs(path, name="glomo")(text)
