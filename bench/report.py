@@ -63,18 +63,37 @@ def _shown_argument(argument):
     return shlex.quote(argument)
 
 
+# A paragraph a person wrote into a section ("Note (added by hand, DATE): ...", "Note 2
+# (added by hand ...)"). Regenerating a section keeps these: they record what the figures
+# cannot (how a run was made, what it means), and rerunning a script must not erase them.
+HAND_NOTE = re.compile(r"^Note( \d+)? \(added by hand\b.*?(?=\n\s*\n|\Z)", re.S | re.M)
+
+
+def hand_notes(section_text):
+    """The hand-written note paragraphs of a section's text, in order."""
+    return [m.group(0).rstrip() for m in HAND_NOTE.finditer(section_text)]
+
+
 def write_section(name, title, body):
-    """Replaces (or appends) the section `name` of BENCHMARKS.md with `body` plus provenance."""
+    """Replaces (or appends) the section `name` of BENCHMARKS.md with `body` plus provenance.
+
+    Hand-written notes of the old section (paragraphs starting "Note (added by hand") that
+    the new body does not already hold are kept, after it."""
     command = "python " + " ".join(_shown_argument(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = open(BENCHMARKS).read() if os.path.exists(BENCHMARKS) else HEADER
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.S)
+    old = pattern.search(text)
+    body = body.rstrip()
+    for note in hand_notes(old.group(0)[: -len(f"<!-- /bench:{name} -->\n")]) if old else []:
+        if note not in body:
+            body += "\n\n" + note
     section = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
         f"Command: `{command}`  \nDate: {stamp}  \nMachine: {machine()}\n\n"
-        f"{body.rstrip()}\n<!-- /bench:{name} -->\n"
+        f"{body}\n<!-- /bench:{name} -->\n"
     )
-    text = open(BENCHMARKS).read() if os.path.exists(BENCHMARKS) else HEADER
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.S)
-    if pattern.search(text):
+    if old:
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip() + "\n\n" + section
