@@ -224,6 +224,12 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
         "evaluation) on a CPU shared with other jobs; it varies with their load, so it is not a cost "
         "comparison between rows.",
     ]
+    accuracies = [r["accuracy"] for r in runs if "accuracy" in r]
+    if first is not None and accuracies:
+        # The yardstick for the deltas: test-set sampling noise of one run, before seed noise.
+        p, n = statistics.mean(accuracies) / 100, first["eval_examples"]
+        lines += ["", f"Test-set noise: one run's binomial standard error at {100 * p:.1f}% on {n} "
+                  f"examples is {100 * (p * (1 - p) / n) ** 0.5:.2f} points."]
     if first is not None:
         lines += ["", "Bad input and truncation (counts of the first run; identical for every run, the "
                   "subsets are fixed): " + (", ".join(f"{k} {v}" for k, v in sorted(first["skipped"].items()))

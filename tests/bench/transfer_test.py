@@ -56,6 +56,8 @@ def test_task_section_pairs_deltas_by_seed_and_marks_partial_tables():
     assert cells[3] == "+2.00 ± 1.41" and cells[4] == "+0.50 (1 seed)"
     assert cells[-2:] == ["89.16", "+0.65"]
     assert ours in body and "SMOKE TEST" in body
+    # mean accuracy 61.7% over the 5 runs, 64 test examples: sqrt(.617 * .383 / 64) = 6.08 points
+    assert "binomial standard error at 61.7% on 64 examples is 6.08 points" in body
 
 
 def test_every_budget_gives_every_row_a_valid_config():
