@@ -9,6 +9,11 @@ with their head on the left, a backward head's over those with it on the right, 
 pair "best forward + best backward" is scored over all non-root words, each word by the
 head of the side its gold head is on.
 
+The other direction Clark et al. (2019) read attention in, head → dependent, is counted
+too: the arc c → h is found when the head's row h puts its top-1 on c, in the graph that
+looks from h towards c (backward when the dependent is on the head's right, forward when
+on its left). A head has several dependents, so its one top-1 finds at most one of them.
+
 Heads (direction, layer, head) are chosen on one set of sentences and scored on another
 (`select` then `score`), so no result is tuned on its own test. Counts are kept per base
 relation too (`nmod:poss` counts as `nmod`), for Clark et al. (2019)'s per-relation
@@ -47,23 +52,28 @@ class Tally:
         adjacent_hits: `[2, L, K]`: of the words of each side, how many have the top-1 of
             that head's row on the adjacent word (c - 1 forward, c + 1 backward), right or
             wrong: how local a head is, next to the gold share `offset_hits[:, 0]`.
+        dependent_hits: `[2, L, K]`: the head → dependent direction. Of the words of each
+            side, how many have their gold head's row put its top-1 on them, in the graph
+            of the other direction (side 0, head on the left: the head's backward row;
+            side 1: its forward row). Indexed by the word's side, like `words`.
     """
 
     words: np.ndarray
     head_hits: np.ndarray
     offset_hits: np.ndarray
     adjacent_hits: np.ndarray
+    dependent_hits: np.ndarray
 
     @classmethod
     def empty(cls, num_layers, num_heads, max_offset):
-        return cls(np.zeros(2, np.int64), np.zeros((2, num_layers, num_heads), np.int64),
-                   np.zeros((2, max_offset), np.int64),
-                   np.zeros((2, num_layers, num_heads), np.int64))
+        per_head = (2, num_layers, num_heads)
+        return cls(np.zeros(2, np.int64), np.zeros(per_head, np.int64),
+                   np.zeros((2, max_offset), np.int64), np.zeros(per_head, np.int64),
+                   np.zeros(per_head, np.int64))
 
     def merged(self, other):
-        return Tally(self.words + other.words, self.head_hits + other.head_hits,
-                     self.offset_hits + other.offset_hits,
-                     self.adjacent_hits + other.adjacent_hits)
+        return Tally(*(getattr(self, f.name) + getattr(other, f.name)
+                       for f in dataclasses.fields(self)))
 
 
 class AttachmentCounts:
@@ -130,10 +140,12 @@ class AttachmentCounts:
             distance = abs(c - h)
             hits = (top1[side, :, :, c] == h).astype(np.int64)
             adjacent = (top1[side, :, :, c] == (c - 1 if side == 0 else c + 1)).astype(np.int64)
+            found = (top1[1 - side, :, :, h] == c).astype(np.int64)
             for tally in (self.total, self._relation(base_relation(relation))):
                 tally.words[side] += 1
                 tally.head_hits[side] += hits
                 tally.adjacent_hits[side] += adjacent
+                tally.dependent_hits[side] += found
                 if distance <= self.max_offset:
                     tally.offset_hits[side, distance - 1] += 1
 
@@ -213,15 +225,18 @@ class Choice:
     backward: tuple | int
 
 
-def select_heads(tally):
+def select_heads(tally, hits=None):
     """The best `(layer, head)` per side by its share of that side's words.
 
-    Ties go to the lowest layer, then head (argmax order).
+    `hits`: which `[2, L, K]` counts to rank by (default `tally.head_hits`;
+    `tally.dependent_hits` for the head → dependent direction). Ties go to the lowest
+    layer, then head (argmax order).
     """
+    hits = tally.head_hits if hits is None else hits
     picks = []
     for side in range(2):
-        flat = int(np.argmax(tally.head_hits[side]))
-        picks.append(tuple(int(i) for i in np.unravel_index(flat, tally.head_hits.shape[1:])))
+        flat = int(np.argmax(hits[side]))
+        picks.append(tuple(int(i) for i in np.unravel_index(flat, hits.shape[1:])))
     return Choice(*picks)
 
 
@@ -230,10 +245,13 @@ def select_offsets(tally):
     return Choice(*(int(np.argmax(tally.offset_hits[side])) + 1 for side in range(2)))
 
 
-def score_heads(tally, choice):
-    """`{"forward", "backward", "combined"}` shares of `tally`'s words under `choice`."""
-    f = tally.head_hits[(0,) + tuple(choice.forward)]
-    b = tally.head_hits[(1,) + tuple(choice.backward)]
+def score_heads(tally, choice, hits=None):
+    """`{"forward", "backward", "combined"}` shares of `tally`'s words under `choice`
+    (keys name the side of the word's head: `forward` = head on the left); `hits` as for
+    `select_heads`."""
+    hits = tally.head_hits if hits is None else hits
+    f = hits[(0,) + tuple(choice.forward)]
+    b = hits[(1,) + tuple(choice.backward)]
     return {"forward": _share(f, tally.words[0]), "backward": _share(b, tally.words[1]),
             "combined": _share(f + b, tally.words.sum())}
 

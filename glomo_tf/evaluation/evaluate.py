@@ -5,9 +5,11 @@ module's normalisation and vocabulary, no splitting, so graph position t is word
 Everything that is chosen (the best forward and backward head, the best fixed offsets,
 the same per relation) is chosen on the selection sentences and scored on the others:
 `--select-on FILE`, or else the first half of the treebank (scored on the second half).
-The untrained baseline is the same module's predictor at its random initialisation
-(`export_untrained_like`), selected and scored the same way. Live rows are counted on
-all the treebank's sentences (nothing is selected there).
+The head → dependent direction (the head's row finding its dependent, Clark et al. 2019's
+other reading) is scored beside it, and each relation is also read in the direction chosen
+on the selection sentences. The untrained baseline is the same module's predictor at its
+random initialisation (`export_untrained_like`), selected and scored the same way. Live
+rows are counted on all the treebank's sentences (nothing is selected there).
 
 Example:
 >>> result = evaluate_module("saved_models/glomo_wiki",  # doctest: +SKIP
@@ -98,22 +100,49 @@ def _offset_entry(choice, scores):
             "combined": scores["combined"]}
 
 
+def _dependent_entry(choice, scores):
+    """Head → dependent: for words with the head on the left, the head's backward row
+    finds them; for words with the head on the right, its forward row."""
+    return {"head_left": {"graph": "backward", "layer": choice.forward[0] + 1,
+                          "head": choice.forward[1] + 1, "score": scores["forward"]},
+            "head_right": {"graph": "forward", "layer": choice.backward[0] + 1,
+                           "head": choice.backward[1] + 1, "score": scores["backward"]},
+            "combined": scores["combined"]}
+
+
+def _dependent_heads(selection_tally, scored_tally):
+    """`(choice, scored shares)` of the head → dependent direction."""
+    choice = select_heads(selection_tally, selection_tally.dependent_hits)
+    return choice, score_heads(scored_tally, choice, scored_tally.dependent_hits)
+
+
 def _relations(selection, scored, names, untrained=None):
     rows = []
     for name in names:
         chosen, test = selection.relation(name), scored.relation(name)
         heads, offsets = select_heads(chosen), select_offsets(chosen)
         head_scores, offset_scores = score_heads(test, heads), score_offsets(test, offsets)
+        dependents, dependent_scores = _dependent_heads(chosen, test)
+        # The direction a relation is read in is chosen on the selection sentences too.
+        reversed_wins = (score_heads(chosen, dependents, chosen.dependent_hits)["combined"]
+                         > score_heads(chosen, heads)["combined"])
+        direction_scores = dependent_scores if reversed_wins else head_scores
         row = {"relation": name, "words": int(test.words.sum()),
                "words_left": int(test.words[0]), "words_right": int(test.words[1]),
                "heads": _head_entry(heads, head_scores),
                "offsets": _offset_entry(offsets, offset_scores),
-               "heads_beat_offsets": head_scores["combined"] > offset_scores["combined"]}
+               "heads_beat_offsets": head_scores["combined"] > offset_scores["combined"],
+               "dependent_heads": _dependent_entry(dependents, dependent_scores),
+               "direction": "head→dependent" if reversed_wins else "dependent→head",
+               "direction_beats_offsets":
+                   direction_scores["combined"] > offset_scores["combined"]}
         if untrained is not None:
             u_selection, u_scored = untrained
-            u_heads = select_heads(u_selection.relation(name))
-            row["untrained_heads"] = _head_entry(
-                u_heads, score_heads(u_scored.relation(name), u_heads))
+            u_chosen, u_test = u_selection.relation(name), u_scored.relation(name)
+            u_heads = select_heads(u_chosen)
+            row["untrained_heads"] = _head_entry(u_heads, score_heads(u_test, u_heads))
+            row["untrained_dependent_heads"] = _dependent_entry(
+                *_dependent_heads(u_chosen, u_test))
         rows.append(row)
     return rows
 
@@ -121,6 +150,13 @@ def _relations(selection, scored, names, untrained=None):
 def _per_head(tally, hits=None):
     shares = head_shares(tally, hits)
     return {side: shares[s].tolist() for s, side in enumerate(SIDES)}
+
+
+def _dependents_per_head(tally):
+    """Every graph's share of the dependents its rows point at: the forward graph's over
+    the words whose head is on their right, the backward graph's over the others."""
+    shares = head_shares(tally, tally.dependent_hits)
+    return {"forward": shares[1].tolist(), "backward": shares[0].tolist()}
 
 
 def _locality(tally):
@@ -201,7 +237,9 @@ def evaluate_module(module, treebank, select_on=None, max_sentences=None, untrai
     selection = count_attachment(graph_module, selection_sentences, max_offset)
     scored = count_attachment(graph_module, scored_sentences, max_offset)
     heads = select_heads(selection.total)
-    methods = {"glomo": _head_entry(heads, score_heads(scored.total, heads))}
+    methods = {"glomo": _head_entry(heads, score_heads(scored.total, heads)),
+               "glomo_dependents": _dependent_entry(*_dependent_heads(selection.total,
+                                                                      scored.total))}
     offsets = select_offsets(selection.total)
     methods["offsets"] = _offset_entry(offsets, score_offsets(scored.total, offsets))
 
@@ -213,6 +251,9 @@ def evaluate_module(module, treebank, select_on=None, max_sentences=None, untrai
         methods["untrained"] = dict(_head_entry(u_heads, score_heads(untrained[1].total,
                                                                      u_heads)),
                                     seed=int(untrained_seed))
+        methods["untrained_dependents"] = dict(
+            _dependent_entry(*_dependent_heads(untrained[0].total, untrained[1].total)),
+            seed=int(untrained_seed))
 
     live = selection if select_on is None else None
     live_counts = _merge_live(scored, live)
@@ -232,6 +273,7 @@ def evaluate_module(module, treebank, select_on=None, max_sentences=None, untrai
         "max_offset": max_offset,
         "methods": methods,
         "per_head": _per_head(scored.total),
+        "dependents_per_head": _dependents_per_head(scored.total),
         "adjacent": _locality(scored.total),
         "untrained_per_head": _per_head(untrained[1].total) if untrained else None,
         "live_rows": dict(_live(live_counts),
@@ -299,33 +341,62 @@ def method_rows(result):
 
 METHOD_HEADER = ["method", "forward (head left)", "score", "backward (head right)", "score",
                  "combined"]
+DEPENDENT_HEADER = ["method", "head's forward row (dependent left)", "score",
+                    "head's backward row (dependent right)", "score", "combined"]
+
+
+def dependent_rows(result):
+    """The head → dependent direction, `DEPENDENT_HEADER`'s rows (forward graph first)."""
+    methods = result["methods"]
+    rows = []
+    for key, label in (("glomo_dependents", "GLoMo heads"),
+                       ("untrained_dependents", "untrained predictor")):
+        if key in methods:
+            d = methods[key]
+            if "seed" in d:
+                label += f" (seed {d['seed']})"
+            rows.append([label, _head_name(d, "head_right"), _pct(d["head_right"]["score"]),
+                         _head_name(d, "head_left"), _pct(d["head_left"]["score"]),
+                         _pct(d["combined"])])
+    return rows
+
+
 RELATION_HEADER = ["relation", "words (left/right)", "best heads", "heads", "best offsets",
-                   "offsets", "untrained", "heads > offsets"]
+                   "offsets", "untrained", "heads > offsets", "head→dep heads",
+                   "head→dep", "untrained head→dep", "direction (chosen on selection)",
+                   "its heads > offsets"]
 
 
 def relation_rows(result):
     rows = []
     for r in result["relations"]:
-        h, o = r["heads"], r["offsets"]
+        h, o, d = r["heads"], r["offsets"], r["dependent_heads"]
         untrained = _pct(r["untrained_heads"]["combined"]) if "untrained_heads" in r else "-"
+        u_dependents = (_pct(r["untrained_dependent_heads"]["combined"])
+                        if "untrained_dependent_heads" in r else "-")
         rows.append([r["relation"], f"{r['words']} ({r['words_left']}/{r['words_right']})",
                      f"{_head_name(h, 'forward')} / {_head_name(h, 'backward')}",
                      _pct(h["combined"]),
                      f"{o['forward']['offset']:+d} / {o['backward']['offset']:+d}",
-                     _pct(o["combined"]), untrained, "yes" if r["heads_beat_offsets"] else "no"])
+                     _pct(o["combined"]), untrained, "yes" if r["heads_beat_offsets"] else "no",
+                     f"fwd {_head_name(d, 'head_right')} / bwd {_head_name(d, 'head_left')}",
+                     _pct(d["combined"]), u_dependents, r["direction"],
+                     "yes" if r["direction_beats_offsets"] else "no"])
     return rows
 
 
 def head_rows(result):
-    """Rows `[direction, layer, head, attachment, top-1 adjacent, live rows, live columns,
-    top-1 weight]` for every head."""
+    """Rows `[direction, layer, head, attachment, finds dependents, top-1 adjacent, live
+    rows, live columns, top-1 weight]` for every head."""
     rows = []
     adjacent = result["adjacent"]["per_head"]
+    dependents = result["dependents_per_head"]
     live = result["live_rows"]
     for side in SIDES:
         for layer, shares in enumerate(result["per_head"][side]):
             for head, share in enumerate(shares):
                 rows.append([side, layer + 1, head + 1, _pct(share),
+                             _pct(dependents[side][layer][head]),
                              _pct(adjacent[side][layer][head]),
                              _pct(live[side][layer][head]),
                              _pct(live["live_columns"][side][layer][head]),
@@ -333,13 +404,15 @@ def head_rows(result):
     return rows
 
 
-HEAD_HEADER = ["direction", "layer", "head", "attachment", "top-1 on the adjacent word",
+HEAD_HEADER = ["direction", "layer", "head", "attachment", "head → dependent",
+               "top-1 on the adjacent word",
                "live rows", "live columns (of allowed)", "top-1 weight"]
 
 
 def _summary_lines(result):
     w = result["words"]
     beats = sum(r["heads_beat_offsets"] for r in result["relations"])
+    either = sum(r["direction_beats_offsets"] for r in result["relations"])
     return [
         f"Module: {result['module']}",
         f"Treebank: {result['treebank']}"
@@ -354,7 +427,9 @@ def _summary_lines(result):
         f"on {_pct(result['live_rows']['live_columns']['overall'])} of its allowed columns, "
         f"{result['live_rows']['top1_weight']['overall']:.2f} of it on its top-1.",
         f"Relations: {result['relation_labels']}; the best heads beat the best offsets on "
-        f"{beats} of the {len(result['relations'])} most frequent.",
+        f"{beats} of the {len(result['relations'])} most frequent; read in the direction "
+        f"chosen per relation on the selection sentences (dependent → head, or head → "
+        f"dependent: the head's row finds the dependent, Clark et al. 2019), on {either}.",
         _locality_line(result["adjacent"]),
     ]
 
@@ -376,10 +451,15 @@ def _text_table(header, rows):
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+DEPENDENT_TITLE = ("Head → dependent, the other direction (a word counts when its gold head's "
+                   "row puts its top-1 on it; the fixed offsets score the same as above)")
+
+
 def format_table(result):
     """The readable report printed by `glomo evaluate`."""
     parts = _summary_lines(result)
     parts += ["", _text_table(METHOD_HEADER, method_rows(result)), "",
+              DEPENDENT_TITLE + ":", _text_table(DEPENDENT_HEADER, dependent_rows(result)), "",
               f"Top {len(result['relations'])} relations (chosen and scored per relation):",
               _text_table(RELATION_HEADER, relation_rows(result)), "",
               "Every head (score on its side's words; live rows over the treebank):",
@@ -396,7 +476,8 @@ def to_markdown(result, heads=True):
     """The report as Markdown (what `--out` writes and the benchmark section holds)."""
     parts = ["- " + line for line in _summary_lines(result)]
     parts += ["", markdown_table(METHOD_HEADER, method_rows(result)), "",
-              f"Top {len(result['relations'])} relations, chosen and scored per relation "
+              DEPENDENT_TITLE + ":", "", markdown_table(DEPENDENT_HEADER, dependent_rows(result)),
+              "", f"Top {len(result['relations'])} relations, chosen and scored per relation "
               "(Clark et al. 2019):", "",
               markdown_table(RELATION_HEADER, relation_rows(result))]
     if heads:

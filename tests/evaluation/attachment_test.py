@@ -57,6 +57,28 @@ def test_hand_computed_attachment():
     assert counts.most_frequent_relations(2) == ["advmod", "det"]  # ties by name
 
 
+def test_hand_computed_head_to_dependent_direction():
+    """The head's row finding its dependent: barks' forward row -> dog, dog's -> The;
+    barks' backward rows -> "." (head 1) and loudly (head 2)."""
+    top1 = _top1()
+    top1[0, 0, 0, 2], top1[0, 0, 0, 1] = 1, 0
+    top1[1, 0, 0, 2], top1[1, 0, 1, 2] = 4, 3
+    counts = AttachmentCounts(num_layers=1, num_heads=2, max_offset=3)
+    counts.add_sentence(top1, HEADS, RELATIONS)
+    assert counts.head_hits.tolist() == [[[1, 1]], [[2, 0]]]    # the other direction unchanged
+    # By the word's side: loudly and "." (head on the left) are found by barks' backward
+    # rows, one per head; The and dog (head on the right) by their heads' forward head 1.
+    assert counts.total.dependent_hits.tolist() == [[[1, 1]], [[2, 0]]]
+    chosen = select_heads(counts.total, counts.total.dependent_hits)
+    assert chosen == Choice((0, 0), (0, 0))
+    assert score_heads(counts.total, chosen, counts.total.dependent_hits) == {
+        "forward": 0.5, "backward": 1.0, "combined": 0.75}
+    assert counts.relation("nsubj").dependent_hits[1].tolist() == [[1, 0]]
+    assert counts.relation("advmod").dependent_hits[0].tolist() == [[0, 1]]
+    merged = counts.total.merged(counts.total)
+    assert merged.dependent_hits.tolist() == [[[2, 2]], [[4, 0]]] and merged.words.tolist() == [4, 4]
+
+
 def test_selection_and_scoring_sets_are_separate():
     """Heads chosen on one set are scored on another, even where another head is better."""
     selection = AttachmentCounts(1, 2, 3)

@@ -18,9 +18,10 @@ def sentences():
     return parse_conllu(conllu_samples.treebank())
 
 
-def _hits_by_hand(module, sentences, adjacent=False):
+def _hits_by_hand(module, sentences, adjacent=False, dependents=False):
     """Independent count: [2, L, K] attachments (with `adjacent`: top-1s on the adjacent
-    word instead) and [2] words, from graphs_from_tokens."""
+    word instead; with `dependents`: the head's row of the other graph on the word) and
+    [2] words, by the side of the word's head, from graphs_from_tokens."""
     config = module.config
     hits = np.zeros((2, config["num_layers"], config["num_heads"]), int)
     words = np.zeros(2, int)
@@ -33,6 +34,8 @@ def _hits_by_hand(module, sentences, adjacent=False):
             words[side] += 1
             rows = graphs[side, :, :, c, :]                 # [L, K, T]
             target = c + (1 if side else -1) if adjacent else head - 1
+            if dependents:
+                rows, target = graphs[1 - side, :, :, head - 1, :], c
             hits[side] += (rows.max(-1) > 0) & (rows.argmax(-1) == target)
     return hits, words
 
@@ -68,6 +71,19 @@ def test_scores_against_an_independent_count(module, sentences, tmp_path):
     # Right heads: adjacent for 6 of 8 words (not "a" -> ball, "and" -> sat).
     assert offsets["forward"]["score"] == pytest.approx(0 / 4)
     assert offsets["backward"]["score"] == pytest.approx(6 / 8)
+    # Head -> dependent: chosen on the selection sentences as well; the forward graph
+    # finds the dependents left of their head (the words with the head on the right).
+    dep_hits, _ = _hits_by_hand(module, scored, dependents=True)
+    sel_dep_hits, _ = _hits_by_hand(module, selection, dependents=True)
+    np.testing.assert_allclose(result["dependents_per_head"]["forward"], dep_hits[1] / 8)
+    np.testing.assert_allclose(result["dependents_per_head"]["backward"], dep_hits[0] / 4)
+    reverse = result["methods"]["glomo_dependents"]
+    for side, name, graph in ((0, "head_left", "backward"), (1, "head_right", "forward")):
+        best = np.unravel_index(np.argmax(sel_dep_hits[side]), sel_dep_hits[side].shape)
+        assert reverse[name]["graph"] == graph
+        assert (reverse[name]["layer"] - 1, reverse[name]["head"] - 1) == best
+        assert reverse[name]["score"] == pytest.approx(dep_hits[side][best] / words[side])
+    assert "untrained_dependents" in result["methods"]
     untrained = result["methods"]["untrained"]
     assert untrained["seed"] == 0 and 0 <= untrained["combined"] <= 1
     assert result["untrained_per_head"] != result["per_head"]
@@ -81,6 +97,10 @@ def test_scores_against_an_independent_count(module, sentences, tmp_path):
     det = result["relations"][0]
     assert det["words"] == 3 and det["words_left"] == 0
     assert isinstance(det["heads_beat_offsets"], bool)
+    assert det["direction"] in ("dependent→head", "head→dependent")
+    chosen = det["dependent_heads"] if det["direction"] == "head→dependent" else det["heads"]
+    assert det["direction_beats_offsets"] == (chosen["combined"] > det["offsets"]["combined"])
+    assert 0 <= det["untrained_dependent_heads"]["combined"] <= 1
 
 
 def test_halves_and_reports(module, tmp_path):
@@ -96,7 +116,7 @@ def test_halves_and_reports(module, tmp_path):
     np.testing.assert_allclose(result["per_head"]["forward"], by_hand[0] / 4)
     table = format_table(result)
     for text in ("GLoMo heads", "fixed offset", "Every head", "first 2 sentences", "det",
-                 "Top-1 on the adjacent word"):
+                 "Top-1 on the adjacent word", "Head → dependent", "head's forward row"):
         assert text in table, text
     markdown = to_markdown(result)
     assert "| method | forward (head left) |" in markdown and "| relation |" in markdown
