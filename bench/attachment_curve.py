@@ -45,6 +45,7 @@ def summarize(result):
     methods = result["methods"]
     glomo = methods["glomo"]
     won = sum(r["heads_beat_offsets"] for r in result["relations"])
+    either = sum(r["direction_beats_offsets"] for r in result["relations"])
     return {
         "combined": glomo["combined"],
         "forward": glomo["forward"]["score"],
@@ -54,6 +55,8 @@ def summarize(result):
         "live_columns": result["live_rows"]["live_columns"]["overall"],
         "top1_weight": result["live_rows"]["top1_weight"]["overall"],
         "relations_won": f"{won}/{len(result['relations'])}",
+        "head_to_dependent": methods["glomo_dependents"]["combined"],
+        "relations_won_either": f"{either}/{len(result['relations'])}",
     }
 
 
@@ -94,13 +97,16 @@ def run_table(run, results, tokens_per_step):
                      f"{step * tokens_per_step / 1e6:.2f}",
                      f"{loss:.3f}" if loss is not None else "-",
                      f"{r['forward']:.1%}", f"{r['backward']:.1%}", f"**{r['combined']:.1%}**",
-                     f"{r['offsets']:.1%}", r["relations_won"], f"{r['live_rows']:.1%}",
-                     # Entries scored before the spread was measured have none.
+                     f"{r['offsets']:.1%}", r["relations_won"],
+                     # Entries scored before these were measured have none.
+                     f"{r['head_to_dependent']:.1%}" if "head_to_dependent" in r else "-",
+                     r.get("relations_won_either", "-"), f"{r['live_rows']:.1%}",
                      f"{r['live_columns']:.1%}" if "live_columns" in r else "-",
                      f"{r['top1_weight']:.2f}" if "top1_weight" in r else "-"])
     return report.markdown_table(
         ["step", "tokens (M)", "val loss", "best fwd head", "best bwd head", "heads combined",
-         "fixed offsets", "relations won (of 10)", "live rows (UD)",
+         "fixed offsets", "relations won (of 10)", "head → dependent",
+         "relations won, either direction", "live rows (UD)",
          "live columns (of allowed)", "top-1 weight"], rows)
 
 
@@ -155,6 +161,9 @@ def main(argv=None):
         "sentences and scored on the second half; a word counts when its side's graph row "
         "puts its top-1 on the gold head (an all-zero row is a miss). Relations won: of the "
         "10 most frequent relations, those where the best heads beat the best offsets. "
+        "Head → dependent: the same, read the other way (the gold head's row puts its top-1 "
+        "on the word); either direction: each relation read in the direction chosen on the "
+        "first half. "
         "Live rows: rows with an allowed column that carry mass, over all the treebank's "
         "sentences; sparse modes 5 and 6 keep each row's two best entries, so their rows are "
         "live by construction: compare attachment, not live rows, across modes. Live columns: "

@@ -44,6 +44,8 @@ def test_scores_each_checkpoint_once_and_keeps_the_curve(tmp_path, capsys, monke
         assert 0.0 <= entry["combined"] <= 1.0 and 0.0 <= entry["live_rows"] <= 1.0
         assert 0.0 <= entry["live_columns"] <= 1.0 and 0.0 <= entry["top1_weight"] <= 1.0
         assert re.fullmatch(r"\d+/\d+", entry["relations_won"])
+        assert re.fullmatch(r"\d+/\d+", entry["relations_won_either"])
+        assert 0.0 <= entry["head_to_dependent"] <= 1.0
     out = capsys.readouterr().out
     assert "| 0 (untrained) |" in out and "| 1 |" in out
 
