@@ -18,7 +18,12 @@ PARTIAL.
 Runs are appended to `--results` (default `bench/results/transfer.jsonl`, committed; JSON lines, one per task/row/seed/budget/module/vectors) as
 they finish, with their wall time, and the task's section of BENCHMARKS.md is rewritten
 after every run, so partial results land if the job is stopped; a rerun skips what is
-already in the results file (the table fills over several runs of the script).
+already in the results file (the table fills over several runs of the script). A run
+keeps its training state after every epoch in `--state-dir` (default
+`~/runs/transfer_state`, outside the work tree): a job killed mid-run (the end of a session)
+continues that run from its last epoch when the same command is started again, so runs
+longer than a session (IMDB and SQuAD GLoMo rows) can finish; the results record the
+epochs a run resumed at.
 
     nice -n 15 python bench/transfer.py --budget full --tasks imdb --seeds 0,1,2 \
         --graphs saved_models/glomo_wiki --epoch-lines
@@ -224,6 +229,13 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
         "evaluation) on a CPU shared with other jobs; it varies with their load, so it is not a cost "
         "comparison between rows.",
     ]
+    resumed = [f"{MODE_NAMES[row_of(r)]} seed {r['seed']} (at epoch "
+               + ", ".join(str(e + 1) for e in r["resumed_at_epochs"]) + ")"
+               for r in runs if r.get("resumed_at_epochs")]
+    if resumed:
+        # Same training, not the same numbers: data order and dropout restart from the seed.
+        lines += ["", "Resumed after a kill (the epochs after it draw their data order and "
+                  "dropout afresh from the seed): " + "; ".join(resumed) + "."]
     accuracies = [r["accuracy"] for r in runs if "accuracy" in r]
     if first is not None and accuracies:
         # The yardstick for the deltas: test-set sampling noise of one run, before seed noise.
@@ -258,6 +270,8 @@ def main():
     parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "transfer.jsonl"))
     parser.add_argument("--cache-dir", default=os.path.join(ROOT, "runs", "transfer", "graph_cache"),
                         help="graph caches (rebuilt when missing; never committed)")
+    parser.add_argument("--state-dir", default=os.path.join("~", "runs", "transfer_state"),
+                        help="each unfinished run's training state, to resume a killed job")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: rewrite the tasks' sections from the results file")
@@ -318,17 +332,20 @@ def main():
                     overrides["graphs_untrained"] = True
                 if args.glove:
                     overrides["glove"] = args.glove
+                state = os.path.join(os.path.expanduser(args.state_dir),
+                                     f"{task}-{key}-{module.replace('@', '-')}-{mode}-s{seed}")
                 metrics = finetune(task, "glove", transfer, args.graphs, epochs=budget["epochs"],
                                    batch_size=32, max_examples=budget["max_train"],
                                    max_eval=budget["max_eval"], seed=seed,
-                                   graph_cache_dir=cache_dir,
+                                   graph_cache_dir=cache_dir, resume_dir=state,
                                    verbose=2 if args.epoch_lines else 0, **overrides)
                 metrics.pop("config", None)
                 metrics["row"] = mode
                 metrics["budget"] = args.budget
                 metrics["key"] = key
                 metrics["graphs"] = module
-                metrics["wall"] = time.time() - started
+                # A resumed run: its earlier processes' training counts too.
+                metrics["wall"] = time.time() - started + metrics["seconds_before_resume"]
                 with open(args.results, "a", encoding="utf-8") as f:
                     f.write(json.dumps(metrics, sort_keys=True) + "\n")
                 shown = {k: metrics.get(k) for k in ("task", "transfer", "seed", "accuracy",

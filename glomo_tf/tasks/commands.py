@@ -86,6 +86,10 @@ def add_parser(subparsers):
                              "$GLOMO_CACHE_DIR or ~/.cache/glomo_tf/graph_cache)")
     parser.add_argument("--graph-top-k", type=positive_int, default=None,
                         help="keep at most K entries per graph row in the cache (default: all)")
+    parser.add_argument("--resume-dir", default=None, metavar="DIR",
+                        help="keep the training state there after every epoch; the same "
+                             "command run again after a kill continues from its last epoch "
+                             "(deleted when the run is done)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run, command="finetune")
     return parser
@@ -134,7 +138,7 @@ def run(args):
             max_eval=args.max_eval or config.max_eval,
             seed=config.seed if args.seed is None else args.seed,
             out_dir=args.out, config=config, data_dir=args.data_dir,
-            verbose=0 if args.quiet else 1, **overrides)
+            verbose=0 if args.quiet else 1, resume_dir=args.resume_dir, **overrides)
     shown = {k: v for k, v in metrics.items() if k != "config"}
     print(json.dumps(shown, indent=2, sort_keys=True))
     return 0

@@ -316,22 +316,24 @@ def make_callbacks(config, out_dir, validation_callback=None):
     return callbacks, best
 
 
-def fit(model, config, train, validation, train_size, callbacks, verbose=0):
-    """`model.fit` validating `validations_per_epoch` times per pass over the data."""
+def fit(model, config, train, validation, train_size, callbacks, verbose=0, initial_epoch=0):
+    """`model.fit` validating `validations_per_epoch` times per pass over the data
+    (`initial_epoch` counts those validation epochs)."""
     steps = -(-train_size // config.batch_size)
     per = config.validations_per_epoch
     if per == 1:
         return model.fit(train, epochs=config.epochs, validation_data=validation,
-                         callbacks=callbacks, shuffle=False, verbose=verbose)
+                         callbacks=callbacks, shuffle=False, verbose=verbose,
+                         initial_epoch=initial_epoch)
     return model.fit(train, epochs=config.epochs * per, steps_per_epoch=-(-steps // per),
                      validation_data=validation, callbacks=callbacks, shuffle=False,
-                     verbose=verbose)
+                     verbose=verbose, initial_epoch=initial_epoch)
 
 
 # -------------------------------------------------------------------------- run
 def finetune(task, features="glove", transfer="none", graphs_module=None, *, epochs=1,
              batch_size=32, max_examples=None, max_eval=None, seed=0, out_dir=None,
-             config=None, data_dir=None, verbose=0, **overrides):
+             config=None, data_dir=None, verbose=0, resume_dir=None, **overrides):
     """Trains, validates and tests one downstream model; returns its metrics.
 
     Args:
@@ -354,6 +356,10 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
             explicit arguments above override its fields.
         data_dir: the data folder (default `GLOMO_DATA_DIR` / `data_dir()`).
         verbose: Keras `fit` verbosity (1: progress bars).
+        resume_dir: if given, the run's whole training state is kept there after every
+            epoch (`ResumableTraining`), and a run of the same settings started again after
+            a kill continues from its last epoch; deleted once the run has its result. A
+            state of other settings is refused (ValueError).
         **overrides: more `FinetuneConfig` fields (`hidden_dim`, `glove`, ...).
 
     Returns:
@@ -364,7 +370,9 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
         `eval_examples`, `skipped` (counts by split and reason, incl. truncations),
         `train_loss` (last epoch), `graph_cache` (per split and input: built or reused,
         seconds, size), `glove` (the vectors' name), `graphs`, `graphs_untrained`,
-        `seconds`, `config`.
+        `seconds`, `config`; with `resume_dir`, `resumed_at_epochs` (the epochs runs
+        resumed at, [] for a run that was never interrupted) and `seconds_before_resume`
+        (the earlier processes' training seconds, `seconds` being this process's).
 
     Raises:
         ValueError: bad settings (named), a cache of another module or tokenizer
@@ -392,13 +400,29 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
     callbacks, best = make_callbacks(config, out_dir, validation_callback)
+    resumable, first_epoch = None, 0
+    if resume_dir is not None:
+        from glomo_tf.tasks.finetune_callbacks import ResumableTraining
+
+        identity = {"config": config.to_dict(),
+                    "graphs": os.path.realpath(graph_module.path)}
+        resumable = ResumableTraining(resume_dir, identity, tracked=callbacks)
+        first_epoch = resumable.load(model)
+        callbacks.append(resumable)  # last: it saves what the others updated
     history = fit(model, config, train, validation_data, len(data.splits["train"]),
-                  callbacks, verbose)
+                  callbacks, verbose, initial_epoch=first_epoch)
+    if resumable is not None:
+        history.history = resumable.history  # the epochs before the resume too
     best.restore(model)
     metrics = report(config, model, data, test, history, best, info)
     metrics.update(_run_details(config, graph_module, cache_summary, started))
+    if resumable is not None:
+        metrics["resumed_at_epochs"] = resumable.resumed_at
+        metrics["seconds_before_resume"] = round(resumable.seconds_before, 2)
     if out_dir is not None:
         _save_run(out_dir, metrics, config)
+    if resumable is not None:
+        resumable.finish()
     return metrics
 
 

@@ -58,6 +58,10 @@ def test_task_section_pairs_deltas_by_seed_and_marks_partial_tables():
     assert ours in body and "SMOKE TEST" in body
     # mean accuracy 61.7% over the 5 runs, 64 test examples: sqrt(.617 * .383 / 64) = 6.08 points
     assert "binomial standard error at 61.7% on 64 examples is 6.08 points" in body
+    assert "Resumed after a kill" not in body
+    runs[2]["resumed_at_epochs"] = [4]
+    body = transfer.task_section("imdb", runs, BUDGET, ours, [0, 1], "smoke")
+    assert "Resumed after a kill" in body and "GLoMo on embeddings seed 0 (at epoch 5)" in body
 
 
 def test_every_budget_gives_every_row_a_valid_config():

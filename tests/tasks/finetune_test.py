@@ -92,6 +92,21 @@ def test_cli_errors_are_one_line(tmp_path, capsys, graph_module_dir):
     assert status == 2 and len(out.err.strip().splitlines()) == 1
 
 
+def test_cli_refuses_a_corrupt_resume_state_in_one_line(tmp_path, capsys, graph_module_dir,
+                                                        glove_file, data_root):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(SMALL))
+    state = tmp_path / "resume"
+    state.mkdir()
+    (state / "state.json").write_text("{half a state")
+    status, out = _cli(["finetune", "--task", "sst2", "--transfer", "uniform", "--graphs",
+                        graph_module_dir, "--glove", glove_file, "--config", str(config),
+                        "--data-dir", data_root, "--epochs", "1", "--quiet",
+                        "--resume-dir", str(state)], capsys)
+    lines = out.err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and "unreadable" in lines[0] and "Delete" in lines[0]
+
+
 def test_cli_runs_and_writes_json(tmp_path, capsys, graph_module_dir, glove_file, data_root):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(SMALL))
@@ -143,6 +158,41 @@ def test_test_score_is_the_best_validation_models(graphs_layer, glove_file, data
     from glomo_tf.tasks.finetune import accuracy
 
     assert accuracy(model, test) == metrics["accuracy"]
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(graphs_layer, glove_file, data_root,
+                                                  tmp_path, monkeypatch):
+    import keras
+
+    from glomo_tf.tasks import finetune as steps
+
+    class Killed(Exception):
+        pass
+
+    class KillAfterSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise Killed()
+
+    state = tmp_path / "resume"
+    run = dict(epochs=3, batch_size=4, seed=1, data_dir=data_root, glove=glove_file,
+               stopping="early_stopping", patience=5, resume_dir=str(state), **SMALL)
+    real = steps.make_callbacks
+    monkeypatch.setattr(steps, "make_callbacks", lambda *a, **k: (
+        lambda made: (made[0] + [KillAfterSecondEpoch()], made[1]))(real(*a, **k)))
+    with pytest.raises(Killed):
+        finetune("sst2", "glove", "uniform", graphs_layer, **run)
+    saved = json.loads((state / "state.json").read_text())
+    assert saved["epoch"] == 1 and len(saved["history"]["loss"]) == 1
+    monkeypatch.setattr(steps, "make_callbacks", real)
+    with pytest.raises(ValueError, match="another run"):           # other settings
+        finetune("sst2", "glove", "uniform", graphs_layer, **dict(run, seed=2))
+    metrics = finetune("sst2", "glove", "uniform", graphs_layer, **run)
+    assert metrics["resumed_at_epochs"] == [1] and metrics["epochs_run"] == 3
+    assert 1 <= metrics["best_epoch"] <= 3 and 0 <= metrics["accuracy"] <= 100
+    assert not state.exists()                                         # done: state deleted
+    fresh = finetune("sst2", "glove", "uniform", graphs_layer, **run)
+    assert fresh["resumed_at_epochs"] == [] and fresh["epochs_run"] == 3
 
 
 @pytest.mark.parametrize("untrained", [False, True])
