@@ -160,8 +160,11 @@ def test_test_score_is_the_best_validation_models(graphs_layer, glove_file, data
     assert accuracy(model, test) == metrics["accuracy"]
 
 
-def test_a_killed_run_resumes_from_its_last_epoch(graphs_layer, glove_file, data_root,
-                                                  tmp_path, monkeypatch):
+# The second: IMDB's GLoMo rows, dense graphs of the untrained twin inside the model.
+@pytest.mark.parametrize("transfer,extra", [
+    ("uniform", {}), ("embeddings", {"graph_cache": False, "graphs_untrained": True})])
+def test_a_killed_run_resumes_from_its_last_epoch(transfer, extra, graphs_layer, glove_file,
+                                                  data_root, tmp_path, monkeypatch):
     import keras
 
     from glomo_tf.tasks import finetune as steps
@@ -176,22 +179,22 @@ def test_a_killed_run_resumes_from_its_last_epoch(graphs_layer, glove_file, data
 
     state = tmp_path / "resume"
     run = dict(epochs=3, batch_size=4, seed=1, data_dir=data_root, glove=glove_file,
-               stopping="early_stopping", patience=5, resume_dir=str(state), **SMALL)
+               stopping="early_stopping", patience=5, resume_dir=str(state), **extra, **SMALL)
     real = steps.make_callbacks
     monkeypatch.setattr(steps, "make_callbacks", lambda *a, **k: (
         lambda made: (made[0] + [KillAfterSecondEpoch()], made[1]))(real(*a, **k)))
     with pytest.raises(Killed):
-        finetune("sst2", "glove", "uniform", graphs_layer, **run)
+        finetune("sst2", "glove", transfer, graphs_layer, **run)
     saved = json.loads((state / "state.json").read_text())
     assert saved["epoch"] == 1 and len(saved["history"]["loss"]) == 1
     monkeypatch.setattr(steps, "make_callbacks", real)
     with pytest.raises(ValueError, match="another run"):           # other settings
-        finetune("sst2", "glove", "uniform", graphs_layer, **dict(run, seed=2))
-    metrics = finetune("sst2", "glove", "uniform", graphs_layer, **run)
+        finetune("sst2", "glove", transfer, graphs_layer, **dict(run, seed=2))
+    metrics = finetune("sst2", "glove", transfer, graphs_layer, **run)
     assert metrics["resumed_at_epochs"] == [1] and metrics["epochs_run"] == 3
     assert 1 <= metrics["best_epoch"] <= 3 and 0 <= metrics["accuracy"] <= 100
     assert not state.exists()                                         # done: state deleted
-    fresh = finetune("sst2", "glove", "uniform", graphs_layer, **run)
+    fresh = finetune("sst2", "glove", transfer, graphs_layer, **run)
     assert fresh["resumed_at_epochs"] == [] and fresh["epochs_run"] == 3
 
 
