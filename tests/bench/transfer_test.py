@@ -49,6 +49,7 @@ def test_task_section_pairs_deltas_by_seed_and_marks_partial_tables():
             _run("untrained", 0, 60.5, ours, key)]
     body = transfer.task_section("imdb", runs, BUDGET, ours, [0, 1], "smoke")
     assert body.startswith("**PARTIAL**") and "done so far: 5 of 8 runs" in body
+    assert "fewer than 3 seeds: feature only, uniform graph, GLoMo on embeddings, GLoMo untrained" in body
     row = next(line for line in body.splitlines() if line.startswith("| GLoMo on embeddings"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     # deltas by seed: +1 and +3 -> mean +2.00, sample std 1.41; vs untrained only seed 0: +0.50
@@ -62,6 +63,16 @@ def test_task_section_pairs_deltas_by_seed_and_marks_partial_tables():
     runs[2]["resumed_at_epochs"] = [4]
     body = transfer.task_section("imdb", runs, BUDGET, ours, [0, 1], "smoke")
     assert "Resumed after a kill" in body and "GLoMo on embeddings seed 0 (at epoch 5)" in body
+
+
+def test_a_table_with_three_seeds_per_row_is_complete_whichever_seeds_this_invocation_ran():
+    key = transfer.budget_key("imdb", BUDGET)
+    ours = transfer.module_name(PLANTED)
+    runs = [_run(mode, seed, 60.0 + seed, ours, key)
+            for mode in transfer.MODES["imdb"] for seed in (0, 1, 2)]
+    body = transfer.task_section("imdb", runs, BUDGET, ours, [2], "smoke")
+    assert not body.startswith("**PARTIAL**") and "fewer than" not in body
+    assert "asked for seeds [2] (done so far: 4 of 4 runs)" in body
 
 
 def test_every_budget_gives_every_row_a_valid_config():
