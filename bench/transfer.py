@@ -127,6 +127,19 @@ def module_name(graphs):
     return f"{os.path.basename(os.path.normpath(path))}@{sha256_of(weights)[:12]}"
 
 
+def untrained_name(graphs):
+    """`untrained@CONFIG`: the first 12 hex digits of the SHA-256 of the module's
+    `glomo_module.json` (shape, sparse mode, tokenizer and the vocabulary's SHA-256). The
+    untrained row's graphs depend on nothing else (its predictor is initialised from the
+    seed), so its runs are shared by every module of that config, e.g. a longer run's export."""
+    from glomo_tf.presets import resolve_module
+
+    with open(os.path.join(resolve_module(graphs), "assets", "glomo_module.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    text = json.dumps(config, sort_keys=True)
+    return "untrained@" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 # Bumped when the finetuning protocol changes (2: validation split, early stopping, best model
 # tested, graph cache), so runs of an earlier protocol never fill a new table.
 PROTOCOL = 2
@@ -143,10 +156,15 @@ def row_of(run):
     return run.get("row", run["transfer"])
 
 
-def matching_runs(results, key, module):
-    """Runs of this budget; rows reading graphs only from `module` (a `module_name`)."""
-    return [r for r in results if r["key"] == key
-            and (row_of(r) not in READS_GRAPHS or r.get("graphs") == module)]
+def matching_runs(results, key, module, untrained=None):
+    """Runs of this budget; rows reading graphs only from `module` (a `module_name`), and
+    untrained rows of any module whose `untrained_name` is `untrained`."""
+    def reads_these_graphs(r):
+        if row_of(r) not in READS_GRAPHS or r.get("graphs") == module:
+            return True
+        return untrained is not None and row_of(r) == "untrained" and r.get("untrained_of") == untrained
+
+    return [r for r in results if r["key"] == key and reads_these_graphs(r)]
 
 
 MIN_SEEDS = 3  # what a row needs before the table stops being PARTIAL
@@ -223,7 +241,7 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
         + (f", training batches from {budget['length_buckets']} length buckets"
            if budget.get("length_buckets") else "")
         + f"; the untrained row uses a randomly initialised predictor "
-        f"of that module's shape and tokenizer (seed 0); feature-only and uniform use only its tokenizer. "
+        f"of that module's shape and tokenizer (seed 0; its runs count for every module of the same config and vocabulary); feature-only and uniform use only its tokenizer. "
         f"{PAPER_NOTE[task]}.",
         "",
         f"Budget ({budget_text}): " + ", ".join(f"{k}={v}" for k, v in budget.items())
@@ -303,6 +321,7 @@ def main():
     cache_dir = args.cache_dir
     # Hashes the module's weights: once per process, not once per run and table.
     module = module_name(args.graphs)
+    untrained_of = untrained_name(args.graphs)
     section_suffix = "" if args.budget == "cpu" else f"_{args.budget}"
     tasks = [t for t in args.tasks.split(",") if t]
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
@@ -320,7 +339,7 @@ def main():
 
         modes = args.modes.split(",") if args.modes else MODES[task]
         if args.report_only:
-            runs = matching_runs(read_results(args.results), key, module)
+            runs = matching_runs(read_results(args.results), key, module, untrained_of)
             if runs and not args.no_write:
                 write_section(*section, body(runs))
             continue
@@ -328,7 +347,7 @@ def main():
             for mode in modes:
                 if mode not in ROWS:
                     raise SystemExit(f"unknown row {mode!r}; expected one of {sorted(ROWS)}")
-                done = [r for r in matching_runs(read_results(args.results), key, module)
+                done = [r for r in matching_runs(read_results(args.results), key, module, untrained_of)
                         if row_of(r) == mode and r["seed"] == seed]
                 if done:
                     continue
@@ -351,6 +370,8 @@ def main():
                 metrics["budget"] = args.budget
                 metrics["key"] = key
                 metrics["graphs"] = module
+                if untrained:
+                    metrics["untrained_of"] = untrained_of
                 # A resumed run: its earlier processes' training counts too.
                 metrics["wall"] = time.time() - started + metrics["seconds_before_resume"]
                 with open(args.results, "a", encoding="utf-8") as f:
@@ -358,7 +379,7 @@ def main():
                 shown = {k: metrics.get(k) for k in ("task", "transfer", "seed", "accuracy",
                                                      "exact_match", "f1", "seconds")}
                 print(json.dumps(shown), flush=True)
-                runs = matching_runs(read_results(args.results), key, module)
+                runs = matching_runs(read_results(args.results), key, module, untrained_of)
                 if args.no_write:
                     print(body(runs), flush=True)
                 else:

@@ -29,6 +29,32 @@ def test_module_name_is_the_directory_and_its_weights(tmp_path):
     assert transfer.module_name(str(copy)) != name
 
 
+def test_untrained_rows_are_shared_by_modules_of_one_config_and_vocabulary(tmp_path):
+    import json
+
+    untrained = transfer.untrained_name(PLANTED)
+    assert re.fullmatch(r"untrained@[0-9a-f]{12}", untrained)
+    retrained = tmp_path / "retrained"
+    shutil.copytree(PLANTED, retrained)
+    with open(retrained / "variables" / "variables.data-00000-of-00001", "ab") as f:
+        f.write(b"\0")  # other pretrained weights, same config and vocabulary
+    assert transfer.untrained_name(str(retrained)) == untrained
+    config_path = retrained / "assets" / "glomo_module.json"
+    config = json.loads(config_path.read_text())
+    config["vocabulary_sha256"] = "0" * 64
+    config_path.write_text(json.dumps(config))
+    assert transfer.untrained_name(str(retrained)) != untrained
+
+    key = transfer.budget_key("imdb", BUDGET)
+    old, new = "old@000000000000", transfer.module_name(str(retrained))
+    runs = [dict(_run("untrained", 0, 60.0, old, key), untrained_of=untrained),
+            dict(_run("untrained", 1, 61.0, old, key), untrained_of="untrained@" + "1" * 12),
+            _run("embeddings", 0, 62.0, old, key)]
+    kept = transfer.matching_runs(runs, key, new, untrained)
+    assert [(r["row"], r["seed"]) for r in kept] == [("untrained", 0)]
+    assert transfer.matching_runs(runs, key, new) == []
+
+
 def test_matching_runs_keeps_this_budget_and_this_modules_graph_rows():
     key = transfer.budget_key("imdb", BUDGET)
     assert key != transfer.budget_key("imdb", transfer.BUDGETS["full"]["imdb"])
