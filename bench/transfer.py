@@ -273,7 +273,8 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
                                             or "none") + "."]
         extra = {k: first[k] for k in ("glove_coverage", "validation_accuracy") if k in first}
         if "glove_coverage" in extra:
-            lines.append(f"GloVe coverage of the module's tokens: {100 * extra['glove_coverage']:.1f}%.")
+            lines.append(f"GloVe coverage: {100 * extra['glove_coverage']:.1f}% of the distinct module "
+                         "tokens the task's texts use (types, not running words).")
         name = "validation_f1" if task == "squad" else "validation_accuracy"
         val = {mode: [r.get(name) for r in by_mode[mode]] for mode in by_mode}
         lines.append(f"Best {name.replace('_', ' ')} (the model tested): " + "; ".join(
