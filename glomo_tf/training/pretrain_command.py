@@ -6,6 +6,7 @@ an empty corpus, an `--out` that already holds a run), so mistakes fail in a sec
 
 import argparse
 import os
+import signal
 import sys
 
 from glomo_tf.argument_types import non_negative_int, positive_float, positive_int
@@ -53,7 +54,9 @@ def add_parser(subparsers):
             "directions with the context-prediction loss. OUT receives config.json, vocab.txt, "
             "checkpoints/ (the last few, atomic, resumable) and logs/ (TensorBoard: loss, val_loss, "
             "learning rate, tokens/s, graph heatmaps). Validation uses --validation-corpus, or else "
-            "the last 2% of the corpus' documents."
+            "the last 2% of the corpus' documents. SIGTERM or Ctrl-C stops it cleanly: the batch "
+            "in progress completes, a checkpoint of the step reached is written, and the exit "
+            "status is 128 + the signal's number; --resume continues exactly from there."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -181,7 +184,9 @@ def _check_inputs(args):
 
 
 def run(args):
-    """Runs `glomo pretrain`; returns 0 (or 1 when training stopped on a NaN loss)."""
+    """Runs `glomo pretrain`; returns 0, 1 when training stopped on a NaN loss, or 128 + the
+    signal's number after a clean stop on SIGTERM / SIGINT (the shell's convention, so a
+    script chaining `glomo export` after it does not export a run it meant to finish)."""
     model_config, train_config = resolve_configs(args.config, args)
     _check_inputs(args)
 
@@ -208,5 +213,10 @@ def run(args):
               f"the last good checkpoint is kept ({result.checkpoint_path or 'none'}). Resume with --resume "
               "and a lower --lr, or pass --on-nan skip.", file=sys.stderr)
         return 1
+    if result.stopped == "signal":
+        print(f"glomo pretrain: stopped by {result.stop_signal} at step {result.final_step}; "
+              f"checkpoint {result.checkpoint_path}; continue with the same command and --resume.",
+              file=sys.stderr)
+        return 128 + signal.Signals[result.stop_signal].value
     return 0
 

@@ -74,6 +74,7 @@ from glomo_tf.training.checkpoints import (
     check_format_version,
     describe_mismatch,
 )
+from glomo_tf.training.signal_stop import StopOnSignal, TrainingInterrupted
 from glomo_tf.training.step_log import StepLossLog
 from glomo_tf.training.strategy import fit_logs_for_multi_worker, make_strategy
 from glomo_tf.training.synthetic_corpus import SYNTHETIC, write_synthetic_corpus
@@ -103,8 +104,9 @@ class PretrainResult:
         initial_step: the global step training started from (0, or the resumed step).
         final_step: the global step reached.
         stopped: why it stopped: `"steps"` (reached `steps`), `"min_lr"` (lr fell below
-            `min_lr_fraction` of the start) or `"nan"` (non-finite loss; the last good
-            checkpoint is kept).
+            `min_lr_fraction` of the start), `"nan"` (non-finite loss; the last good
+            checkpoint is kept) or `"signal"` (SIGTERM or SIGINT: a checkpoint of the step
+            reached is written, and `resume=True` continues exactly from it).
         model: the trained `GLoMoPretrainer`.
         model_config: the model's config (its `vocabulary_size` is the vocabulary's).
         out_dir, config_path, vocabulary_path, checkpoint_dir, log_dir: paths.
@@ -113,6 +115,7 @@ class PretrainResult:
             (`on_nan="skip"`), over the whole run up to `final_step`.
         loss_log_path: `out_dir/losses.tsv`, the loss of every step of the whole run
             (see `glomo_tf.training.step_log`).
+        stop_signal: with `stopped == "signal"`, its name ("SIGTERM" or "SIGINT").
     """
 
     history: dict
@@ -130,6 +133,7 @@ class PretrainResult:
     checkpoint_path: str | None
     skipped_steps: list = dataclasses.field(default_factory=list)
     loss_log_path: str | None = None
+    stop_signal: str | None = None
 
 
 class _DocumentSlice:
@@ -423,6 +427,7 @@ class _Run:
     summaries: PretrainingSummaries
     live_rows: LiveRowsMonitor
     checkpointer: PeriodicCheckpoint
+    signal_stop: StopOnSignal
     callbacks: list
     progress: bool
 
@@ -468,15 +473,17 @@ def _open_run(model, tc, data, fingerprint, length, *, out_dir, checkpoint_dir, 
     # Order matters at an epoch's end: the lr schedule updates before the checkpoint
     # stores its state, and the loss log (recorder) is synced before the checkpoint.
     live_rows = LiveRowsMonitor(data.live_rows_windows, os.path.join(log_dir, "live_rows"))
+    # Last, so the step it interrupts after is already in the loss log.
+    signal_stop = StopOnSignal()
     callbacks = [nan_guard, plateau, stopper, recorder, summaries, live_rows, tensorboard,
-                 checkpointer]
+                 checkpointer, signal_stop]
     if tc.on_nan == "skip" and not resume:
         # "skip" rewinds to the newest checkpoint: make sure there is one.
         checkpointer.set_model(model)
         checkpointer.save(0)
     return _Run(model, tc, data, manager, plateau, loss_log, skipped_steps, start_step,
-                checkpoint_path, stopper, recorder, summaries, live_rows, checkpointer, callbacks,
-                progress)
+                checkpoint_path, stopper, recorder, summaries, live_rows, checkpointer, signal_stop,
+                callbacks, progress)
 
 
 def _skip_batch(run, step):
@@ -555,13 +562,27 @@ def _train(run):
     if current_learning_rate(run.model) < run.stopper.threshold:
         stopped = "min_lr"
     try:
-        while stopped == "steps" and step < tc.steps:
-            if step + 1 in to_skip:
-                step = _skip_batch(run, step)
-                continue
-            target = min([tc.steps] + [s - 1 for s in to_skip if s > step])
-            _merge_history(history, _fit_to(run, step, target))
-            step, stopped = _after_fit(run, step, to_skip)
+        with run.signal_stop:
+            while stopped == "steps" and step < tc.steps:
+                if run.signal_stop.received:
+                    stopped = "signal"
+                    break
+                if step + 1 in to_skip:
+                    step = _skip_batch(run, step)
+                    continue
+                target = min([tc.steps] + [s - 1 for s in to_skip if s > step])
+                earlier = getattr(run.model, "history", None)
+                try:
+                    _merge_history(history, _fit_to(run, step, target))
+                except TrainingInterrupted:
+                    # Keras hands an interrupted fit's History (its finished epochs) to the
+                    # model at each epoch end. _finish checkpoints the step reached; the
+                    # partial epoch ran no validation.
+                    if getattr(run.model, "history", None) not in (None, earlier):
+                        _merge_history(history, run.model.history)
+                    stopped = "signal"
+                    break
+                step, stopped = _after_fit(run, step, to_skip)
     finally:
         run.close()
     return history, stopped
@@ -689,4 +710,5 @@ def pretrain(
         checkpoint_path=checkpoint_path,
         skipped_steps=list(run.skipped_steps),
         loss_log_path=run.loss_log.path,
+        stop_signal=run.signal_stop.received if stopped == "signal" else None,
     )

@@ -160,3 +160,37 @@ def test_a_command_that_loads_tensorflow_prints_only_its_own_lines(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout == f"Wrote {out}\n" and out.stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_sigterm_stops_pretraining_cleanly_with_a_checkpoint_and_resume_continues(tmp_path, corpus):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "glomo_tf", "pretrain", "--corpus", corpus, "--config", "tiny",
+            "--out", str(out), "--batch-size", "4", "--sequence-length", "12", "--validate-every", "1000",
+            "--checkpoint-every", "1000", "--validation-steps", "1", "--image-every", "0", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": REPO}
+    process = subprocess.Popen(argv + ["--steps", "100000"], cwd=REPO, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    losses = out / "losses.tsv"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if losses.is_file() and len(losses.read_text().splitlines()) >= 4:  # header + 3 steps
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("glomo pretrain: stopped by SIGTERM at step ") and "--resume" in last
+    step = int(last.split("at step ")[1].split(";")[0])
+    # Far from the 1000-step checkpoint grid: the checkpoint is the one the signal wrote.
+    assert step >= 3 and (out / "checkpoints" / f"ckpt-{step:08d}").is_dir()
+    steps = [int(line.split("\t")[0]) for line in losses.read_text().splitlines()[1:]]
+    assert steps == list(range(1, step + 1))
+    done = subprocess.run(argv + ["--steps", str(step + 2), "--resume"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"glomo pretrain: step {step + 2}, stopped: steps" in done.stdout

@@ -104,6 +104,36 @@ def test_resume_from_a_checkpoint_between_validations(straight, corpus, tmp_path
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
 
+@pytest.mark.slow
+def test_sigterm_mid_epoch_checkpoints_the_step_reached_and_resume_is_exact(
+        straight, corpus, tmp_path, monkeypatch):
+    import signal
+
+    from glomo_tf.training.callbacks import StepLossRecorder, global_step
+
+    record = StepLossRecorder.on_train_batch_end
+
+    def record_then_signal(self, batch, logs=None):
+        record(self, batch, logs)
+        if global_step(self.model) == 3:  # mid-epoch: validation and checkpoints are every 2
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(StepLossRecorder, "on_train_batch_end", record_then_signal)
+    before = signal.getsignal(signal.SIGTERM)
+    stopped = _run(corpus, tmp_path, steps=4)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert stopped.stopped == "signal" and stopped.stop_signal == "SIGTERM"
+    assert stopped.final_step == 3 and stopped.checkpoint_path.endswith("ckpt-00000003")
+    assert len(stopped.history["val_loss"]) == 1  # step 2's; none for the partial epoch
+    resumed = _run(corpus, tmp_path, steps=4, resume=True)
+    assert resumed.initial_step == 3 and resumed.stopped == "steps"
+    assert {**stopped.step_losses, **resumed.step_losses} == straight.step_losses
+    assert stopped.history["val_loss"] + resumed.history["val_loss"] == straight.history["val_loss"]
+    for a, b in zip(straight.model.variables, resumed.model.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
 def test_out_dir_of_another_model_or_an_unfinished_run_is_refused(straight, corpus):
     out = straight.out_dir
     config_before = open(os.path.join(out, "config.json")).read()
