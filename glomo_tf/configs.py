@@ -18,6 +18,17 @@ SPLITTING = ("english", "whitespace", "punctuation")  # glomo_tf.data.word_split
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
+def config_from_dict(cls, values):
+    """`cls(**values)` for a config dataclass, refusing the fields it does not have.
+
+    A typo in a config file must fail loudly, not fall back to a default silently.
+    """
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} fields: {unknown}.")
+    return cls(**values)
+
+
 def _check_positive(name, value, minimum=1):
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
@@ -153,11 +164,7 @@ class GLoMoConfig:
 
     @classmethod
     def from_dict(cls, values):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"Unknown GLoMoConfig fields: {unknown}.")
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 @dataclasses.dataclass
@@ -272,12 +279,8 @@ class PretrainConfig:
 
     @classmethod
     def from_dict(cls, values):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"Unknown PretrainConfig fields: {unknown}.")
         # Written before `splitting` existed: those runs split on punctuation.
-        return cls(**{"splitting": "punctuation", **values})
+        return config_from_dict(cls, {"splitting": "punctuation", **values})
 
 
 def save_configs(path, model_config, train_config=None):

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 
-from glomo_tf.configs import check_positive_number
+from glomo_tf.configs import check_positive_number, config_from_dict
 
 TASKS = ("imdb", "sst2", "nli", "squad")
 FEATURES = ("glove", "elmo")
@@ -205,11 +205,7 @@ class FinetuneConfig:
 
     @classmethod
     def from_dict(cls, values):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"Unknown FinetuneConfig fields: {unknown}.")
-        return cls(**values)
+        return config_from_dict(cls, values)
 
     @classmethod
     def from_json(cls, path):

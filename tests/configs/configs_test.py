@@ -1,4 +1,4 @@
-"""`check_positive_number`: the one check of positive real settings, and its users."""
+"""`check_positive_number` and `config_from_dict`: the shared checks of config values, and their users."""
 
 import math
 
@@ -37,3 +37,24 @@ def test_the_users_share_it():
     with pytest.raises(ValueError, match=r"`cell_clip` must be a number > 0 or None"):
         LSTMCellWithProjection(4, cell_clip=-1.0)
     assert LSTMCellWithProjection(4, proj_clip=3).proj_clip == 3.0
+
+
+@pytest.mark.parametrize("name", ["GLoMoConfig", "PretrainConfig", "FinetuneConfig"])
+def test_every_config_round_trips_and_refuses_unknown_fields(name):
+    import glomo_tf.configs as configs
+    from glomo_tf.tasks.finetune_config import FinetuneConfig
+
+    cls = FinetuneConfig if name == "FinetuneConfig" else getattr(configs, name)
+    config = cls()
+    assert cls.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match=rf"Unknown {name} fields: \['hiden_dim', 'zz'\]"):
+        cls.from_dict({**config.to_dict(), "zz": 1, "hiden_dim": 3})
+
+
+def test_pretrain_configs_written_before_splitting_existed_split_on_punctuation():
+    from glomo_tf.configs import PretrainConfig
+
+    values = PretrainConfig().to_dict()
+    del values["splitting"]
+    assert PretrainConfig.from_dict(values).splitting == "punctuation"
+    assert PretrainConfig.from_dict({**values, "splitting": "english"}).splitting == "english"
