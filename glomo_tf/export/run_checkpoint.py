@@ -10,35 +10,11 @@ instead.
 
 import os
 
-import h5py
-import numpy as np
 
 CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocab.txt"
 CHECKPOINT_DIR = "checkpoints"
 MODEL_FILE = "model.h5"
-
-
-def _read_model_variables(path, variables):
-    # Mirrors the writer in glomo_tf.training.checkpoints: one dataset per variable, named
-    # by its creation index, with the variable's path as an attribute.
-    with h5py.File(path, "r") as f:
-        if len(f) != len(variables):
-            raise ValueError(
-                f"{path} holds {len(f)} model variables; the model built from the run's "
-                f"config has {len(variables)}."
-            )
-        values = []
-        for index, variable in enumerate(variables):
-            value = np.asarray(f[f"{index:05d}"][()])
-            if tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(
-                    f"{path}: variable {index} ({variable.path}) has shape "
-                    f"{tuple(variable.shape)} in the model but {tuple(value.shape)} in the file."
-                )
-            values.append(value)
-    for variable, value in zip(variables, values):
-        variable.assign(value)
 
 
 def latest_checkpoint(run_dir):
@@ -100,7 +76,7 @@ def load_run(run_dir, checkpoint=None):
     from glomo_tf.data.vocabulary import load_vocabulary
     from glomo_tf.data.word_tokenizer import GLoMoWordTokenizer
     from glomo_tf.models.glomo_pretrainer import GLoMoPretrainer
-    from glomo_tf.training.checkpoints import CheckpointManager, check_format_version
+    from glomo_tf.training.checkpoints import CheckpointManager, check_format_version, read_variables
     from glomo_tf.training.pretraining import vocabulary_fingerprint
 
     run_dir = os.fspath(run_dir)
@@ -149,7 +125,7 @@ def load_run(run_dir, checkpoint=None):
                     f"{saved_vocabulary[:12]} in the checkpoint vs "
                     f"{vocabulary_fingerprint(vocabulary)[:12]} of the file)."
                 )
-            _read_model_variables(os.path.join(checkpoint, MODEL_FILE), model.variables)
+            read_variables(os.path.join(checkpoint, MODEL_FILE), model.variables, "model")
     if model.glomo_config.vocabulary_size < len(vocabulary):
         raise ValueError(
             f"{os.path.join(run_dir, VOCABULARY_FILE)} has {len(vocabulary)} tokens but the "

@@ -80,7 +80,12 @@ def _write_variables(path, variables):
             dataset.attrs["path"] = variable.path
 
 
-def _read_variables(path, variables, what):
+def read_variables(path, variables, what):
+    """Assigns `variables` the values `_write_variables` stored in `path`, all or none.
+
+    Raises `CheckpointMismatchError` (a ValueError), naming `what` ("model", "optimizer"),
+    when the file's variable count or any shape differs from `variables`.
+    """
     with h5py.File(path, "r") as f:
         if len(f) != len(variables):
             raise CheckpointMismatchError(
@@ -365,8 +370,8 @@ class CheckpointManager:
             try:
                 state = self.read_state(path)
                 self.check_fingerprint(state, path)
-                _read_variables(os.path.join(path, MODEL_FILE), model.variables, "model")
-                _read_variables(os.path.join(path, OPTIMIZER_FILE), model.optimizer.variables, "optimizer")
+                read_variables(os.path.join(path, MODEL_FILE), model.variables, "model")
+                read_variables(os.path.join(path, OPTIMIZER_FILE), model.optimizer.variables, "optimizer")
             except CheckpointMismatchError:
                 raise
             except (CheckpointCorruptError, OSError, KeyError, ValueError) as error:

@@ -123,3 +123,22 @@ def test_best_on_validation_is_kept_and_found(tmp_path):
     assert resolve_checkpoint(tmp_path, "4").endswith("ckpt-00000004")
     with pytest.raises(FileNotFoundError, match="kept steps: 2, 4, 5"):
         resolve_checkpoint(tmp_path, "3")
+
+
+def test_read_variables_refuses_a_mismatch_and_assigns_nothing(tmp_path):
+    # The one reader of checkpoint weights, used by resume and by `glomo export`.
+    from glomo_tf.training.checkpoints import _write_variables, read_variables
+
+    variables = [keras.Variable(np.arange(6.0).reshape(2, 3)), keras.Variable(np.ones(4))]
+    path = str(tmp_path / "model.h5")
+    _write_variables(path, variables)
+    fresh = [keras.Variable(np.zeros((2, 3))), keras.Variable(np.zeros(4))]
+    read_variables(path, fresh, "model")
+    np.testing.assert_array_equal(_values(fresh)[0], np.arange(6.0).reshape(2, 3))
+
+    other_shape = [keras.Variable(np.full((2, 3), 7.0)), keras.Variable(np.full(5, 7.0))]
+    with pytest.raises(CheckpointMismatchError, match=r"model variable 1 .* shape \(5,\) but the checkpoint holds \(4,\)"):
+        read_variables(path, other_shape, "model")
+    assert all((v == 7.0).all() for v in _values(other_shape))  # nothing assigned
+    with pytest.raises(CheckpointMismatchError, match=r"optimizer in .* has 2 variables, the model has 1"):
+        read_variables(path, fresh[:1], "optimizer")
