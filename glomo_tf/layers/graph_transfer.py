@@ -7,6 +7,8 @@ from glomo_tf.layers.gated_linear import GatedLinear
 from glomo_tf.layers.sparse_graphs import SPARSE_KEYS, is_sparse_graphs, sparse_rows_matmul
 
 MODES = ("graphs", "uniform", "none")
+# The key of precomputed candidates `Γ^c H` passed as `graphs` (see `GraphTransfer`).
+PROPAGATED_KEY = "propagated"
 
 
 def num_graph_candidates(num_graph_layers, num_heads, hierarchical=True):
@@ -75,6 +77,13 @@ class GraphTransfer(keras.layers.Layer):
     dense path's (to float rounding). `L` and `K` cannot be read from the dict, so give
     `num_graph_layers` and `num_heads` when building on sparse graphs.
 
+    Propagated candidates: `graphs` may also be `{"propagated": P}` with `P` =
+    `propagate(features, graphs)` transposed to `[B, T, 2, C, D]`, computed elsewhere (e.g.
+    once per example by `glomo_tf.transfer.propagated_cache`). Only the mixtures, scales and
+    gate are then computed here. That is the same model only when `features` are fixed
+    (frozen GloVe): `P` is not recomputed from the `features` given. Give
+    `num_graph_layers` and `num_heads` here too.
+
     Padding: features at padded positions are zeroed before propagation and
     before the uniform mean, so padded columns never leak even if the graphs
     were not zero there; `g` is set to 0 at padded rows (the `H` half of the
@@ -106,7 +115,8 @@ class GraphTransfer(keras.layers.Layer):
             (row `i` reads `j < i`), index 1 = backward already flipped to
             input order (`j > i`); rows sum to 1 or 0; or the sparse dict (above).
             Required in mode `"graphs"`, ignored otherwise. `L` and `K` are fixed at
-            build time.
+            build time. Or the propagated candidates `{"propagated": [B, T, 2, C, D]}`
+            (above).
         mask: optional `[B, T]`, 1 (or True) for real tokens. Default: all real.
         training: whether dropout is active.
 
@@ -226,12 +236,33 @@ class GraphTransfer(keras.layers.Layer):
                 "`num_heads` (K) to the constructor: the dict does not carry them."
             )
 
+    def _check_propagated_shape(self, features_shape, shape):
+        shape = tuple(shape)
+        if self.num_graph_layers is None or self.num_heads is None:
+            raise ValueError(
+                "GraphTransfer: with propagated candidates give `num_graph_layers` (L) and "
+                "`num_heads` (K) to the constructor: the tensor does not carry them."
+            )
+        candidates = num_graph_candidates(self.num_graph_layers, self.num_heads,
+                                          self.hierarchical)
+        expected = (features_shape[0], features_shape[1], 2, candidates, features_shape[-1])
+        if len(shape) != 5 or any(
+                a is not None and b is not None and a != b for a, b in zip(shape, expected)):
+            raise ValueError(
+                f"GraphTransfer: `graphs['propagated']` must be [B, T, 2, C, D] = {expected} "
+                f"(C = {candidates} candidates for L={self.num_graph_layers}, "
+                f"K={self.num_heads}, hierarchical={self.hierarchical}; D and T of the "
+                f"features), got shape {shape}."
+            )
+
     def _check_graphs_shape(self, features_shape, graphs_shape):
         if graphs_shape is None:
             raise ValueError(
                 "GraphTransfer: mode='graphs' needs `graphs` [B, 2, L, K, T, T]; "
                 "got None (use mode='uniform' or 'none' for the baselines)."
             )
+        if isinstance(graphs_shape, dict) and PROPAGATED_KEY in graphs_shape:
+            return self._check_propagated_shape(features_shape, graphs_shape[PROPAGATED_KEY])
         if isinstance(graphs_shape, dict):
             return self._check_sparse_shapes(features_shape, graphs_shape)
         graphs_shape = tuple(graphs_shape)
@@ -360,6 +391,8 @@ class GraphTransfer(keras.layers.Layer):
         if self.mode == "graphs":
             if graphs is None:
                 graphs_shape = None
+            elif isinstance(graphs, dict) and PROPAGATED_KEY in graphs:
+                graphs_shape = {PROPAGATED_KEY: graphs[PROPAGATED_KEY].shape}
             elif is_sparse_graphs(graphs):
                 graphs_shape = {key: graphs[key].shape for key in SPARSE_KEYS}
             else:
@@ -380,8 +413,33 @@ class GraphTransfer(keras.layers.Layer):
         gated = ops.where(real, gated, ops.zeros_like(gated))
         return ops.concatenate([features, gated], axis=-1)
 
+    def propagate(self, features, graphs, mask=None):
+        """Every candidate graph applied to the features, `Γ^c H`: `[B, 2, T, C, D]`.
+
+        What the mixtures weigh (candidate `c` ordered as in the class docstring). Features
+        at padded positions (`mask` 0) are zeroed first, as in `call`. `graphs`: dense
+        `[B, 2, L, K, T, T]` or the sparse dict; `L` and `K` must be known (constructor,
+        or a build on dense graphs).
+        """
+        if self.num_graph_layers is None or self.num_heads is None:
+            if isinstance(graphs, dict):
+                raise ValueError("GraphTransfer.propagate: give `num_graph_layers` and "
+                                 "`num_heads` to the constructor for sparse graphs.")
+            self.num_graph_layers, self.num_heads = int(graphs.shape[2]), int(graphs.shape[3])
+        if mask is None:
+            mask = ops.ones(ops.shape(features)[:2], dtype="bool")
+        real = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        masked = ops.where(real, features, ops.zeros_like(features))
+        if not isinstance(graphs, dict):
+            graphs = ops.cast(graphs, features.dtype)
+        return self._propagated_candidates(masked, graphs)
+
     def _propagated_candidates(self, masked_features, graphs):
         """`Γ^c H` for every candidate: `[B, 2, T, C, D]`."""
+        if isinstance(graphs, dict) and PROPAGATED_KEY in graphs:
+            # Precomputed, token-major as a cache stores them.
+            return ops.transpose(ops.cast(graphs[PROPAGATED_KEY], masked_features.dtype),
+                                 (0, 2, 1, 3, 4))
         if isinstance(graphs, dict):
             return self._sparse_propagated_candidates(masked_features, graphs)
         # [B, 1, 1, T, D] broadcasts against per-direction, per-head graphs.

@@ -35,6 +35,7 @@ batch = cache.batch([0, 1, 2])       # {"values", "slots", "rows", "cols"}: [3, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -138,37 +139,114 @@ def check_identity(path, built, current):
         f"now used with {_describe(current)}. Delete it or use another cache path.")
 
 
-def _tokenize_all(source, texts, batch_size):
-    lengths, ids = [], []
+def tokenize_all(source, texts, batch_size=256, with_tokens=False):
+    """`(lengths, ids[, tokens])`: every text's token count, ids (int32 `[n]`) and, if asked,
+    token strings (object `[n]`) under `source`'s tokenizer (its `max_length` applies)."""
+    lengths, ids, tokens = [], [], []
     for begin in range(0, len(texts), batch_size):
         chunk = list(texts[begin: begin + batch_size])
         out = source.tokenize(chunk)
         chunk_ids = out["ids"].numpy()
         chunk_lengths = out["mask"].numpy().sum(axis=1)
-        for row, length in zip(chunk_ids, chunk_lengths):
+        chunk_tokens = out["tokens"].numpy() if with_tokens else chunk_ids
+        for row, words, length in zip(chunk_ids, chunk_tokens, chunk_lengths):
             lengths.append(int(length))
             ids.append(row[: int(length)].astype(np.int32))
-    return lengths, ids
+            if with_tokens:
+                tokens.append(words[: int(length)])
+    return (lengths, ids, tokens) if with_tokens else (lengths, ids)
 
 
-def _write_directory(path, arrays, manifest):
+def kept_examples(lengths, ids, cap, max_length):
+    """`(kept, counts)`: the indices of the examples a cache keeps, and `kept`, `truncated`,
+    `empty`, `all_unknown` counts (the module doc's bad-input rule)."""
+    counts = {"kept": 0, "truncated": 0, "empty": 0, "all_unknown": 0}
+    kept = []
+    for index, (length, row) in enumerate(zip(lengths, ids)):
+        if length == 0:
+            counts["empty"] += 1
+            continue
+        if not np.any(row):
+            counts["all_unknown"] += 1
+            continue
+        # Filling the module's own max_length means the module may have cut it already.
+        if length > cap or length >= max_length:
+            counts["truncated"] += 1
+        kept.append(index)
+    counts["kept"] = len(kept)
+    return kept, counts
+
+
+def length_sorted_batches(kept, lengths, ids, cap, batch_size):
+    """Yields `(chunk, ids [b, w], mask [b, w])` over `kept`, shortest first (little padding)."""
+    order = sorted(kept, key=lambda i: lengths[i])
+    for begin in range(0, len(order), batch_size):
+        chunk = order[begin: begin + batch_size]
+        width = min(cap, max(lengths[i] for i in chunk))
+        batch_ids = np.zeros((len(chunk), width), np.int32)
+        batch_mask = np.zeros((len(chunk), width), np.int32)
+        for b, i in enumerate(chunk):
+            n = min(lengths[i], cap)
+            batch_ids[b, :n] = ids[i][:n]
+            batch_mask[b, :n] = 1
+        yield chunk, batch_ids, batch_mask
+
+
+def read_cache_directory(path, arrays, format_version, what="graph cache"):
+    """`(manifest, {name: memory-mapped array})` of a cache directory, checked: a missing,
+    unreadable or other-version manifest, or a missing array, raises naming the file."""
+    path = os.fspath(path)
+    manifest_path = os.path.join(path, MANIFEST)
+    if not os.path.isfile(manifest_path):
+        raise FileNotFoundError(f"{what} not found: {manifest_path} does not exist.")
+    try:
+        with open(manifest_path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{what} manifest {manifest_path} is not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != format_version:
+        raise ValueError(
+            f"{what} {path} has format_version "
+            f"{manifest.get('format_version') if isinstance(manifest, dict) else None!r}"
+            f"; this version reads {format_version}. Delete it to rebuild.")
+    loaded = {}
+    for name in arrays:
+        file = os.path.join(path, f"{name}.npy")
+        if not os.path.isfile(file):
+            raise FileNotFoundError(f"{what} {path} is incomplete: {file} missing.")
+        loaded[name] = np.load(file, mmap_mode="r")
+    return manifest, loaded
+
+
+@contextlib.contextmanager
+def cache_directory_writer(path):
+    """Yields a new temporary directory beside `path` to write a cache into.
+
+    On a clean exit (the caller must have written `manifest.json` into it, last) it
+    replaces `path` in one rename; a cache already there is dropped only then, and a
+    `path` holding anything but a cache is refused (ValueError), before and after the
+    work. On an error the temporary directory is removed and `path` is untouched.
+    """
     path = os.path.abspath(os.fspath(path))
+
+    def refuse_non_cache():
+        if os.path.exists(path) and not os.path.isfile(os.path.join(path, MANIFEST)):
+            raise ValueError(
+                f"{path} exists and is not a graph cache (no {MANIFEST}); refusing to "
+                "replace it.")
+
+    refuse_non_cache()
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     work = os.path.join(parent, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
     os.makedirs(work)
     try:
-        for name, array in arrays.items():
-            np.save(os.path.join(work, f"{name}.npy"), array)
-        # Written last: a directory without a manifest is never mistaken for a cache.
-        with open(os.path.join(work, MANIFEST), "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, sort_keys=True)
+        yield work
+        if not os.path.isfile(os.path.join(work, MANIFEST)):
+            raise RuntimeError(f"cache written to {work} without its {MANIFEST}")
+        refuse_non_cache()
         old = None
         if os.path.exists(path):
-            if not os.path.isfile(os.path.join(path, MANIFEST)):
-                raise ValueError(
-                    f"{path} exists and is not a graph cache (no {MANIFEST}); refusing to "
-                    "replace it.")
             old = f"{path}.old-{uuid.uuid4().hex[:8]}"
             os.replace(path, old)
         os.replace(work, path)
@@ -177,7 +255,22 @@ def _write_directory(path, arrays, manifest):
     finally:
         if os.path.isdir(work):
             shutil.rmtree(work, ignore_errors=True)
-    return path
+
+
+def write_manifest(directory, manifest):
+    """Writes `manifest.json` (last: a directory without one is never taken for a cache)."""
+    with open(os.path.join(directory, MANIFEST), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+
+
+def write_cache_directory(path, arrays, manifest):
+    """Writes `arrays` (`name.npy` each) and `manifest.json` to `path` atomically
+    (`cache_directory_writer`)."""
+    with cache_directory_writer(path) as work:
+        for name, array in arrays.items():
+            np.save(os.path.join(work, f"{name}.npy"), array)
+        write_manifest(work, manifest)
+    return os.path.abspath(os.fspath(path))
 
 
 def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="float32",
@@ -216,34 +309,14 @@ def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="
     started = time.time()
     texts = list(texts)
     cap = int(min(max_tokens, source.config["max_length"]))
-    lengths, ids = _tokenize_all(source, texts, batch_size=256)
-    counts = {"kept": 0, "truncated": 0, "empty": 0, "all_unknown": 0}
-    kept = []
-    for index, (length, row) in enumerate(zip(lengths, ids)):
-        if length == 0:
-            counts["empty"] += 1
-            continue
-        if not np.any(row):
-            counts["all_unknown"] += 1
-            continue
-        # Filling the module's own max_length means the module may have cut it already.
-        if length > cap or length >= source.config["max_length"]:
-            counts["truncated"] += 1
-        kept.append(index)
-    counts["kept"] = len(kept)
+    lengths, ids = tokenize_all(source, texts)
+    kept, counts = kept_examples(lengths, ids, cap, source.config["max_length"])
     entries = {}
     stats = {"rows": 0, "max_live": 0, "dropped": 0, "dropped_mass": 0.0}
-    stored = 0
-    order = sorted(kept, key=lambda i: lengths[i])
-    for begin in range(0, len(order), batch_size):
-        chunk = order[begin: begin + batch_size]
-        width = min(cap, max(lengths[i] for i in chunk))
-        batch_ids = np.zeros((len(chunk), width), np.int32)
-        batch_mask = np.zeros((len(chunk), width), np.int32)
-        for b, i in enumerate(chunk):
-            n = min(lengths[i], cap)
-            batch_ids[b, :n] = ids[i][:n]
-            batch_mask[b, :n] = 1
+    stored = done = 0
+    for chunk, batch_ids, batch_mask in length_sorted_batches(kept, lengths, ids, cap,
+                                                              batch_size):
+        done += len(chunk)
         graphs = np.asarray(source.graphs_from_ids(batch_ids, batch_mask)["graphs"])
         for b, i in enumerate(chunk):
             n = int(batch_mask[b].sum())
@@ -256,7 +329,7 @@ def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="
         if max_entries_per_row is not None and stored > max_entries_per_row * stats["rows"]:
             raise GraphCacheTooDense(
                 f"the module's graph rows hold {stored / stats['rows']:.0f} live entries on "
-                f"average (after {begin + len(chunk)} of {len(order)} examples, the shortest "
+                f"average (after {done} of {len(kept)} examples, the shortest "
                 f"first; more than {max_entries_per_row}): a sparse cache of them would cost "
                 "more than the dense graphs. Keep fewer per row (top_k; glomo finetune "
                 "--graph-top-k K) or compute the graphs in the model (--no-graph-cache).")
@@ -288,7 +361,7 @@ def build_graph_cache(source, texts, path, max_tokens, top_k=None, value_dtype="
         "build_seconds": round(time.time() - started, 3),
         "nbytes": int(sum(a.nbytes for a in arrays.values())),
     }
-    _write_directory(path, arrays, manifest)
+    write_cache_directory(path, arrays, manifest)
     return GraphCache(path)
 
 
@@ -304,27 +377,7 @@ class GraphCache:
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        manifest_path = os.path.join(self.path, MANIFEST)
-        if not os.path.isfile(manifest_path):
-            raise FileNotFoundError(f"graph cache not found: {manifest_path} does not exist.")
-        try:
-            with open(manifest_path, encoding="utf-8") as f:
-                self.manifest = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"graph cache manifest {manifest_path} is not valid JSON: {e}") \
-                from None
-        if not isinstance(self.manifest, dict) or \
-                self.manifest.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"graph cache {self.path} has format_version "
-                f"{self.manifest.get('format_version') if isinstance(self.manifest, dict) else None!r}"
-                f"; this version reads {FORMAT_VERSION}. Delete it to rebuild.")
-        self._arrays = {}
-        for name in ARRAYS:
-            file = os.path.join(self.path, f"{name}.npy")
-            if not os.path.isfile(file):
-                raise FileNotFoundError(f"graph cache {self.path} is incomplete: {file} missing.")
-            self._arrays[name] = np.load(file, mmap_mode="r")
+        self.manifest, self._arrays = read_cache_directory(self.path, ARRAYS, FORMAT_VERSION)
         self.counts = dict(self.manifest["counts"])
         self.lengths = np.asarray(self._arrays["lengths"])
         self.source_index = np.asarray(self._arrays["source_index"])
@@ -375,6 +428,10 @@ class GraphCache:
         """The entries of kept example `index` (position in the cache, not in the texts)."""
         begin, end = self._arrays["offsets"][index], self._arrays["offsets"][index + 1]
         return {key: np.asarray(self._arrays[key][begin:end]) for key in SPARSE_KEYS}
+
+    # (key, dtype, rank) of what `batch` returns: the model inputs it feeds.
+    batch_spec = (("values", "float32", 2), ("slots", "int32", 2), ("rows", "int32", 2),
+                  ("cols", "int32", 2))
 
     def batch(self, indices):
         """Padded sparse graphs of these kept examples: dict of `[len(indices), N]` arrays

@@ -550,3 +550,51 @@ def test_sparse_graphs_need_layers_and_heads():
             h, graphs={"values": sparse["values"], "rows": sparse["rows"]}, mask=mask)
     with pytest.raises(ValueError, match="num_heads"):
         GraphTransfer(num_heads=0)
+
+
+@pytest.mark.parametrize("init_kwargs", [{}, {"hierarchical": False}, {"token_conditioned": False}])
+def test_propagated_candidates_equal_dense(init_kwargs):
+    """`propagate` once, then the layer on `{"propagated": ...}`: the same outputs and
+    weight gradients as on the graphs (what `propagated_cache` relies on for fixed features)."""
+    import tensorflow as tf
+
+    h, graphs, mask, _ = sparse_case()
+    layer = GraphTransfer(num_graph_layers=3, num_heads=2, **init_kwargs)
+    dense_out = to_numpy(layer(h, graphs=graphs, mask=mask))
+    propagated = to_numpy(layer.propagate(h, graphs, mask))  # [B, 2, T, C, D]
+    assert propagated.shape == (3, 2, 7, num_graph_candidates(3, 2, layer.hierarchical), 5)
+    feed = {"propagated": np.transpose(propagated, (0, 2, 1, 3, 4))}
+    np.testing.assert_allclose(to_numpy(layer(h, graphs=feed, mask=mask)), dense_out,
+                               rtol=1e-6, atol=1e-6)
+    # G^1 H by hand: candidate c = head for the first graph layer.
+    np.testing.assert_allclose(propagated[:, 0, :, 1], graphs[:, 0, 0, 1] @ (h * mask[..., None]),
+                               rtol=1e-5, atol=1e-6)
+    grads = []
+    for g in (graphs, {"propagated": tf.constant(feed["propagated"])}):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(tf.constant(h), graphs=g, mask=mask) ** 2)
+        grads.append(tape.gradient(loss, layer.trainable_variables))
+    for dense_grad, cached_grad in zip(*grads):
+        np.testing.assert_allclose(to_numpy(cached_grad), to_numpy(dense_grad),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_propagated_candidates_in_a_functional_model_and_bad_shapes(tmp_path):
+    h, graphs, mask, _ = sparse_case()
+    propagated = np.transpose(to_numpy(GraphTransfer(num_graph_layers=3, num_heads=2).propagate(
+        h, graphs, mask)), (0, 2, 1, 3, 4)).astype("float16")
+    inputs = {"h": keras.Input((None, 5), name="h"), "mask": keras.Input((None,), name="mask"),
+              "p": keras.Input((None, 2, None, None), dtype="float16", name="p")}
+    out = GraphTransfer(num_graph_layers=3, num_heads=2, name="gt")(
+        inputs["h"], graphs={"propagated": inputs["p"]}, mask=inputs["mask"])
+    model = keras.Model(inputs, out)
+    feed = {"h": h, "mask": mask, "p": propagated}
+    expected = to_numpy(model(feed))
+    path = str(tmp_path / "propagated.keras")
+    model.save(path)
+    np.testing.assert_allclose(to_numpy(keras.models.load_model(path)(feed)), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"must be \[B, T, 2, C, D\].*C = 10 candidates"):
+        GraphTransfer(num_graph_layers=3, num_heads=2)(
+            h, graphs={"propagated": propagated[:, :, :, :4]}, mask=mask)
+    with pytest.raises(ValueError, match="num_graph_layers"):
+        GraphTransfer()(h, graphs={"propagated": propagated}, mask=mask)
