@@ -86,6 +86,10 @@ def add_parser(subparsers):
                              "$GLOMO_CACHE_DIR or ~/.cache/glomo_tf/graph_cache)")
     parser.add_argument("--graph-top-k", type=positive_int, default=None,
                         help="keep at most K entries per graph row in the cache (default: all)")
+    parser.add_argument("--propagated-cache", action="store_true",
+                        help="GLoMo on GloVe embeddings: cache each training example's "
+                             "graph-propagated features (float16) instead of its graphs; "
+                             "for modules whose graph rows are too dense to cache")
     parser.add_argument("--resume-dir", default=None, metavar="DIR",
                         help="keep the training state there after every epoch; the same "
                              "command run again after a kill continues from its last epoch "
@@ -128,6 +132,8 @@ def run(args):
         overrides["graphs_untrained"] = True
     if args.no_graph_cache:
         overrides["graph_cache"] = False
+    if args.propagated_cache:
+        overrides["propagated_cache"] = True
     # Progress bars on stderr: stdout carries only the metrics JSON (pipeable).
     with contextlib.redirect_stdout(sys.stderr):
         metrics = finetune(

@@ -175,37 +175,57 @@ def _field_limit(config, field):
             "question": config.max_question_tokens}.get(field, config.max_tokens)
 
 
-def graph_caches(config, source, data, cache_dir):
-    """GLoMo modes with `graph_cache`: `{split: {field: GraphCache}}` and a summary dict
-    (per split and field: built or reused, seconds, bytes, entries per row, dropped mass);
-    `(None, None)` otherwise. Caches are named by module identity, settings and texts, so
-    runs of other seeds and modes reuse them."""
+def graph_caches(config, source, data, cache_dir, features=None):
+    """GLoMo modes with `graph_cache`: `{split: {field: cache}}` and a summary dict (per
+    split and field: built or reused, seconds, bytes; for graph caches entries per row and
+    dropped mass); `(None, None)` otherwise. Caches are named by module identity, settings
+    and texts (and features), so runs of other seeds and modes reuse them.
+
+    With `propagated_cache` the caches are `PropagatedCache`s of `features` (the task
+    model's features layer) for the training and validation splits only: the test set is
+    scored with graphs computed in the model (`finetune`), so its candidates never take
+    disk space."""
     from glomo_tf.transfer.graph_cache import DENSE_ROWS, module_identity
     from glomo_tf.transfer.graph_cache import open_or_build_graph_cache, texts_sha256
+    from glomo_tf.transfer.propagated_cache import (
+        features_identity,
+        open_or_build_propagated_cache,
+    )
 
     if config.transfer not in ("embeddings", "rnn") or not config.graph_cache:
         return None, None
     identity = json.dumps(module_identity(source), sort_keys=True)
+    if config.propagated_cache:
+        identity += "|propagated|" + json.dumps(features_identity(features), sort_keys=True) + \
+            f"|{config.hierarchical}"
     caches, summary = {}, {}
-    for split in SPLITS:
+    for split in SPLITS[:2] if config.propagated_cache else SPLITS:
         caches[split] = {}
         for field, texts in data.texts(split).items():
             limit = _field_limit(config, field)
             key = hashlib.sha256(
                 f"{identity}|{limit}|{config.graph_top_k}|{texts_sha256(texts)}".encode()
             ).hexdigest()[:16]
-            path = os.path.join(cache_dir, f"{config.task}-{split}-{field}-{key}")
+            kind = "propagated" if config.propagated_cache else "graphs"
+            path = os.path.join(cache_dir, f"{config.task}-{split}-{field}-"
+                                + (f"{kind}-{key}" if config.propagated_cache else key))
             started = time.time()
-            cache, built = open_or_build_graph_cache(
-                source, texts, path, limit, top_k=config.graph_top_k,
-                max_entries_per_row=None if config.graph_top_k else DENSE_ROWS)
-            stats = cache.manifest["stats"]
+            if config.propagated_cache:
+                cache, built = open_or_build_propagated_cache(
+                    source, features, texts, path, limit, hierarchical=config.hierarchical)
+                details = {"kind": kind, "tokens": cache.manifest["tokens"]}
+            else:
+                cache, built = open_or_build_graph_cache(
+                    source, texts, path, limit, top_k=config.graph_top_k,
+                    max_entries_per_row=None if config.graph_top_k else DENSE_ROWS)
+                stats = cache.manifest["stats"]
+                details = {"entries_per_row": round(stats["entries_per_row"], 3),
+                           "max_live": stats["max_live"],
+                           "dropped_mass_per_row": stats["dropped_mass_per_row"]}
             summary[f"{split}_{field}"] = {
                 "built": built, "seconds": round(time.time() - started, 2),
                 "examples": len(cache), "megabytes": round(cache.nbytes / 2 ** 20, 2),
-                "entries_per_row": round(stats["entries_per_row"], 3),
-                "max_live": stats["max_live"],
-                "dropped_mass_per_row": stats["dropped_mass_per_row"]}
+                **details}
             caches[split][field] = cache
     return caches, summary
 
@@ -218,7 +238,7 @@ def datasets(config, data, caches, repeat_train=False):
     for split in SPLITS:
         out.append(task_dataset(
             data.texts(split), data.targets(split), config.batch_size,
-            caches=None if caches is None else caches[split],
+            caches=None if caches is None else caches.get(split),
             shuffle_seed=config.seed if split == "train" else None,
             repeat=repeat_train and split == "train",
             length_buckets=config.length_buckets if split == "train" else None))
@@ -235,11 +255,14 @@ def _optimizer(config):
     return keras.optimizers.Adam(config.learning_rate)
 
 
-def build_model(config, graphs, features, cached):
-    """The task's model, compiled (`accuracy` as a metric for the classifiers)."""
+def build_model(config, graphs, features, graph_inputs="module"):
+    """The task's model, compiled (`accuracy` as a metric for the classifiers).
+
+    `graph_inputs`: where GLoMo modes get their graphs (`model_inputs.text_input`):
+    `"module"` (computed in the model), `"cached"` (a `GraphCache`) or `"propagated"`
+    (a `PropagatedCache`)."""
     import keras
 
-    graph_inputs = "cached" if cached else "module"
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if config.task == "squad":
         from glomo_tf.tasks.squad_model import build_squad_model
@@ -390,9 +413,11 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
     graphs, graph_module, source = load_graphs(config, graphs_module)
     data = prepare_data(config, graph_module, data_dir)
     cache_dir = config.graph_cache_dir or default_cache_dir(out_dir)
-    caches, cache_summary = graph_caches(config, source, data, cache_dir)
     layer, info = token_features(config, data.vocabulary)
-    model = build_model(config, graphs, layer, cached=caches is not None)
+    caches, cache_summary = graph_caches(config, source, data, cache_dir, features=layer)
+    graph_inputs = "module" if caches is None else (
+        "propagated" if config.propagated_cache else "cached")
+    model = build_model(config, graphs, layer, graph_inputs)
     train, validation, test = datasets(config, data, caches,
                                        repeat_train=config.validations_per_epoch > 1)
 
@@ -414,6 +439,9 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
     if resumable is not None:
         history.history = resumable.history  # the epochs before the resume too
     best.restore(model)
+    if config.propagated_cache:
+        # The test set has no cache: the same weights, graphs computed in the model.
+        model = _dense_graphs_twin(config, graphs, graph_module, layer, model)
     metrics = report(config, model, data, test, history, best, info)
     metrics.update(_run_details(config, graph_module, cache_summary, started))
     if resumable is not None:
@@ -424,6 +452,26 @@ def finetune(task, features="glove", transfer="none", graphs_module=None, *, epo
     if resumable is not None:
         resumable.finish()
     return metrics
+
+
+def _dense_graphs_twin(config, graphs, graph_module, features, trained):
+    """The task model with graphs computed in the model (of the untrained twin for
+    `graphs_untrained`), holding `trained`'s weights, copied layer by layer by name."""
+    graphs_layer = graphs
+    if config.graphs_untrained:
+        graphs_layer = _untrained_graphs_layer(graphs.handle, config.untrained_seed,
+                                               graph_module)
+    twin = build_model(config, graphs_layer, features, "module")
+    copied = 0
+    names = {layer.name for layer in twin.layers}
+    for layer in trained.layers:
+        if layer.weights and layer.name in names:
+            twin.get_layer(layer.name).set_weights(layer.get_weights())
+            copied += len(layer.trainable_weights)
+    if copied != len(trained.trainable_weights):
+        raise RuntimeError(f"copied {copied} of the {len(trained.trainable_weights)} trained "
+                           "weights to the test model: the two models differ.")
+    return twin
 
 
 def _validation(config, model, data, validation):

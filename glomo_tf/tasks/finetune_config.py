@@ -85,6 +85,13 @@ class FinetuneConfig:
             `$GLOMO_CACHE_DIR` or `~/.cache/glomo_tf/graph_cache`).
         graph_top_k: keep at most this many entries per graph row in the cache (None:
             every live entry, exact).
+        propagated_cache: GLoMo on frozen GloVe embeddings (IMDB, SST-2, NLI): cache
+            each training and validation example's propagated candidates `Γ^c H` (a
+            `PropagatedCache`, float16) instead of its graphs; the test set is scored
+            with the graphs computed in the model, by the same weights. The same model
+            (to float16 rounding) at about the feature-only cost, for modules whose rows
+            are too dense to cache sparse; `2 C D` numbers per token on disk (2,400 for
+            glomo_wiki and 50-d GloVe).
         graphs_untrained: the untrained-predictor ablation: graphs from a randomly
             initialised predictor of the module's shape, with its tokenizer
             (`UntrainedGraphSource`, seed `untrained_seed`), cached like the module's,
@@ -131,6 +138,7 @@ class FinetuneConfig:
     graph_cache: bool = True
     graph_cache_dir: str | None = None
     graph_top_k: int | None = None
+    propagated_cache: bool = False
     graphs_untrained: bool = False
     untrained_seed: int = 0
     tensorboard: bool = True
@@ -171,10 +179,19 @@ class FinetuneConfig:
                 raise ValueError(
                     f"FinetuneConfig.{name} must be a positive int or None, got {value!r}.")
         for name in ("hierarchical", "token_conditioned", "run_eagerly", "graph_cache",
-                     "graphs_untrained", "tensorboard"):
+                     "propagated_cache", "graphs_untrained", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"FinetuneConfig.{name} must be true or false, got {getattr(self, name)!r}.")
+        if self.propagated_cache and not (
+                self.transfer == "embeddings" and self.features == "glove"
+                and self.task != "squad" and self.graph_cache and self.graph_top_k is None):
+            raise ValueError(
+                "FinetuneConfig.propagated_cache needs transfer='embeddings' on frozen "
+                "features (features='glove', not SQuAD, whose character features train), "
+                f"graph_cache=True and no graph_top_k; got transfer={self.transfer!r}, "
+                f"features={self.features!r}, task={self.task!r}, "
+                f"graph_cache={self.graph_cache!r}, graph_top_k={self.graph_top_k!r}.")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"FinetuneConfig.dropout must be in [0, 1), got {self.dropout!r}.")
         if isinstance(self.untrained_seed, bool) or not isinstance(self.untrained_seed, int):

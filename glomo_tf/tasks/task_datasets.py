@@ -1,10 +1,11 @@
 """`tf.data` pipelines of the downstream tasks: texts, targets and, for GLoMo modes, cached graphs.
 
-The graphs come from `GraphCache`s built once per split and input (`glomo_tf.transfer.
-graph_cache`): each batch of example indices is turned into padded sparse graphs (one
-`numpy_function` call per batch, prefetched, so it overlaps with the training step) under
-the input names `{name}_graph_values`, `_slots`, `_rows`, `_cols` that the task models
-declare with `graph_inputs="cached"`.
+The graphs come from caches built once per split and input: each batch of example indices
+is turned into padded arrays (one `numpy_function` call per batch, prefetched, so it
+overlaps with the training step) under the input names the task models declare: a
+`GraphCache`'s sparse graphs as `{name}_graph_values`, `_slots`, `_rows`, `_cols`
+(`graph_inputs="cached"`), a `PropagatedCache`'s candidates as `{name}_graph_propagated`
+(`graph_inputs="propagated"`).
 
 A batch is padded to its longest text (the models tokenize inside), so one long review
 makes the whole batch pay for 400 tokens, and a dense GLoMo graph for 400² entries. With
@@ -21,11 +22,10 @@ steady. A single many-epoch `fit`, as `glomo finetune` runs, is as fast either w
 
 import numpy as np
 
-from glomo_tf.layers.sparse_graphs import SPARSE_KEYS
-
 
 def graph_input_name(name, key):
-    """The model input holding `key` (`values`, `slots`, `rows`, `cols`) of input `name`."""
+    """The model input holding `key` (`values`, `slots`, `rows`, `cols`, `propagated`) of
+    input `name`."""
     return f"{name}_graph_{key}"
 
 
@@ -69,8 +69,8 @@ def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, rep
         texts: dict input name → list of str (one entry per example).
         targets: array `[N]` or dict of arrays.
         batch_size: examples per batch.
-        caches: optional dict input name → `GraphCache` of that input's texts (in the
-            same order); adds that input's sparse graphs to every batch.
+        caches: optional dict input name → `GraphCache` or `PropagatedCache` of that
+            input's texts (in the same order); adds what it holds to every batch.
         shuffle_seed: shuffle (reshuffled every epoch) with this seed; None keeps order.
         repeat: repeat forever (for several validations per epoch).
         length_buckets: None (or 1) batches examples in (shuffled) order; an int k > 1
@@ -82,7 +82,8 @@ def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, rep
             speed differs, never the batches.
 
     Returns:
-        the dataset; string inputs are `[B]`, sparse graphs `[B, N]`.
+        the dataset; string inputs are `[B]`, sparse graphs `[B, N]`, propagated
+        candidates `[B, T, 2, C, D]`.
     """
     import tensorflow as tf
 
@@ -123,15 +124,16 @@ def task_dataset(texts, targets, batch_size, caches=None, shuffle_seed=None, rep
         batch = dict(batch)
         index = batch.pop("_index")
         for name, cache in caches.items():
-            def sparse(indices, cache=cache):
-                graphs = cache.batch(indices)
-                return tuple(graphs[key] for key in SPARSE_KEYS)
+            spec = cache.batch_spec
 
-            parts = tf.numpy_function(sparse, [index],
-                                      [tf.float32, tf.int32, tf.int32, tf.int32],
+            def arrays(indices, cache=cache, spec=spec):
+                out = cache.batch(indices)
+                return tuple(out[key] for key, _, _ in spec)
+
+            parts = tf.numpy_function(arrays, [index], [tf.as_dtype(d) for _, d, _ in spec],
                                       stateful=False)
-            for key, part in zip(SPARSE_KEYS, parts):
-                part.set_shape([None, None])
+            for (key, _, rank), part in zip(spec, parts):
+                part.set_shape([None] * rank)
                 batch[graph_input_name(name, key)] = part
         return batch, batch_targets
 

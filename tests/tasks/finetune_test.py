@@ -132,7 +132,8 @@ def _rebuild(metrics, graphs_layer, data_root, cache_dir):
     data = steps.prepare_data(config, module, data_root)
     caches, summary = steps.graph_caches(config, source, data, cache_dir)
     layer, _ = token_features(config, data.vocabulary)
-    model = steps.build_model(config, graphs, layer, cached=caches is not None)
+    model = steps.build_model(config, graphs, layer,
+                              "module" if caches is None else "cached")
     return model, steps.datasets(config, data, caches)[2], summary
 
 
@@ -199,33 +200,67 @@ def test_a_killed_run_resumes_from_its_last_epoch(transfer, extra, graphs_layer,
 
 
 @pytest.mark.parametrize("untrained", [False, True])
-def test_cached_graphs_give_the_dense_paths_predictions(untrained, graphs_layer, glove_file,
-                                                        data_root, tmp_path):
+@pytest.mark.parametrize("graph_inputs", ["cached", "propagated"])
+def test_cached_graphs_give_the_dense_paths_predictions(graph_inputs, untrained, graphs_layer,
+                                                        glove_file, data_root, tmp_path):
+    import keras
+
     from glomo_tf.tasks import finetune as steps
     from glomo_tf.tasks.token_features import token_features
 
     outputs = {}
-    for cached in (True, False):
+    for inputs in (graph_inputs, "module"):
         config = steps.resolve_config(task="nli", transfer="embeddings", glove=glove_file,
-                                      graph_cache=cached, graph_cache_dir=str(tmp_path),
+                                      graph_cache=inputs != "module",
+                                      propagated_cache=inputs == "propagated",
+                                      graph_cache_dir=str(tmp_path),
                                       graphs_untrained=untrained, untrained_seed=2,
                                       batch_size=3, **SMALL)
         graphs, module, source = steps.load_graphs(config, graphs_layer)
         data = steps.prepare_data(config, module, data_root)
-        caches, _ = steps.graph_caches(config, source, data, str(tmp_path))
-        assert (caches is not None) == cached
-        import keras
-
+        features = token_features(config, data.vocabulary)[0]
+        caches, _ = steps.graph_caches(config, source, data, str(tmp_path), features=features)
+        assert (caches is not None) == (inputs != "module")
         keras.utils.set_random_seed(0)
-        model = steps.build_model(config, graphs, token_features(config, data.vocabulary)[0],
-                                  cached=cached)
-        if cached:
+        model = steps.build_model(config, graphs, features, inputs)
+        if inputs != "module":
             weights = model.get_weights()
         else:
             model.set_weights(weights)
-        test = steps.datasets(config, data, caches)[2]
-        outputs[cached] = np.concatenate([np.asarray(model.predict_on_batch(x)) for x, _ in test])
-    np.testing.assert_allclose(outputs[True], outputs[False], rtol=1e-5, atol=1e-6)
+        # Propagated caches hold the training and validation splits only.
+        split = steps.datasets(config, data, caches)[1]
+        outputs[inputs] = np.concatenate(
+            [np.asarray(model.predict_on_batch(x)) for x, _ in split])
+    # float16 candidates: within their rounding of the dense path's logits.
+    tolerance = 1e-3 if graph_inputs == "propagated" else 1e-6
+    np.testing.assert_allclose(outputs[graph_inputs], outputs["module"], rtol=tolerance,
+                               atol=tolerance)
+
+
+def test_propagated_cache_run_scores_the_test_set_with_the_same_weights(
+        graphs_layer, glove_file, data_root, tmp_path):
+    from glomo_tf.tasks import finetune as steps
+    from glomo_tf.tasks.finetune import accuracy
+    from glomo_tf.tasks.token_features import token_features
+
+    out = tmp_path / "run"
+    metrics = finetune("imdb", "glove", "embeddings", graphs_layer, epochs=2, batch_size=4,
+                       seed=1, out_dir=str(out), data_dir=data_root, glove=glove_file,
+                       propagated_cache=True, graphs_untrained=True, max_tokens=12, **SMALL)
+    assert sorted(metrics["graph_cache"]) == ["train_text", "validation_text"]
+    assert all(v["kind"] == "propagated" and v["built"] for v in metrics["graph_cache"].values())
+    # The best weights, in a model computing the untrained twin's graphs itself, score the
+    # test set as the run reported.
+    config = steps.resolve_config(metrics["config"], propagated_cache=False, graph_cache=False)
+    graphs, module, _ = steps.load_graphs(config, graphs_layer)
+    data = steps.prepare_data(config, module, data_root)
+    model = steps.build_model(config, graphs, token_features(config, data.vocabulary)[0])
+    model.load_weights(str(out / "best.weights.h5"))
+    assert accuracy(model, steps.datasets(config, data, None)[2]) == metrics["accuracy"]
+    with pytest.raises(ValueError, match="propagated_cache needs transfer='embeddings'"):
+        FinetuneConfig(task="imdb", transfer="rnn", propagated_cache=True)
+    with pytest.raises(ValueError, match="propagated_cache needs"):
+        FinetuneConfig(task="squad", transfer="embeddings", propagated_cache=True)
 
 
 def test_dense_untrained_graphs_load_the_module_once(graph_module_dir, monkeypatch):
@@ -309,3 +344,18 @@ def test_cache_of_another_module_is_refused_in_one_line(tmp_path, capsys, graph_
     lines = out.err.strip().splitlines()
     assert status == 2 and len(lines) == 1, out.err
     assert "another module" in lines[0] and "ffffffffffff" in lines[0]
+
+
+def test_cli_propagated_cache(tmp_path, capsys, graph_module_dir, glove_file, data_root):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(SMALL))
+    base = ["finetune", "--task", "sst2", "--graphs", graph_module_dir, "--glove", glove_file,
+            "--config", str(config), "--data-dir", data_root, "--propagated-cache"]
+    status, out = _cli(base + ["--transfer", "embeddings", "--out", str(tmp_path / "run")],
+                       capsys)
+    assert status == 0, out.err
+    assert json.loads(out.out)["graph_cache"]["train_text"]["kind"] == "propagated"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["propagated_cache"]
+    status, out = _cli(base + ["--transfer", "rnn"], capsys)
+    assert status == 2 and out.err.count("\n") == 1
+    assert "propagated_cache needs transfer='embeddings'" in out.err
