@@ -20,7 +20,11 @@ trilinear self-attention → pooling → Dense → 2 logits, Adam), fed by `task
 - with `--buckets K`, the same variants again with training batches drawn from K
   buckets of similar length (`task_dataset(length_buckets=K)`, as `glomo finetune
   --length-buckets K`), each ratio still to the plain feature-only epoch; `--no-cache`
-  skips the cache (and its variants) to time only that.
+  skips the cache (and its variants) to time only that;
+- with `--propagated`, the propagated cache too (`build_propagated_cache`, float16: every
+  candidate graph applied to the GloVe vectors, once per review; build seconds and bytes
+  per 1,000 examples) and GLoMo on embeddings trained on it (`glomo finetune
+  --propagated-cache`).
 
     nice -n 15 python bench/downstream_step.py --graphs saved_models/glomo_wiki \\
         --examples 1000 --max-tokens 400 --rounds 3 --dense
@@ -53,6 +57,7 @@ VARIANTS = {FEATURE_ONLY: ("none", "cached"),
             "GLoMo embeddings, cached sparse graphs": ("embeddings", "cached"),
             "GLoMo RNN states, cached sparse graphs": ("rnn", "cached")}
 DENSE = "GLoMo embeddings, dense graphs in the model (no cache)"
+PROPAGATED = "GLoMo embeddings, cached propagated candidates (float16)"
 TASK_TEXTS = {"imdb": "IMDB training reviews", "sst2": "SST-2 training sentences"}
 
 
@@ -183,6 +188,21 @@ def cache_rows(graph_module, texts, max_tokens, top_ks, workdir):
     return rows, caches
 
 
+def propagated_row(graph_module, glove_layer, texts, max_tokens, workdir):
+    from glomo_tf.transfer.propagated_cache import build_propagated_cache
+
+    path = os.path.join(workdir, "propagated")
+    started = time.perf_counter()
+    cache = build_propagated_cache(graph_module, glove_layer, texts, path, max_tokens)
+    seconds = time.perf_counter() - started
+    per_k = 1000.0 / len(cache)
+    row = [len(cache), f"{cache.manifest['tokens'] / len(cache):.0f}",
+           f"{2 * cache.candidates * cache.dim:,}", f"{seconds * per_k:.1f}",
+           f"{directory_bytes(path) * per_k / 2 ** 20:.1f}"]
+    print(row, flush=True)
+    return row, cache
+
+
 def build(name, transfer, graph_inputs, graphs, glove, max_tokens, seed=0, task="imdb"):
     import keras
 
@@ -191,7 +211,8 @@ def build(name, transfer, graph_inputs, graphs, glove, max_tokens, seed=0, task=
 
     keras.utils.set_random_seed(seed)
     config = FinetuneConfig(task=task, transfer=transfer, max_tokens=max_tokens, seed=seed)
-    return build_model(config, graphs, glove(), cached=graph_inputs.startswith("cached"))
+    inputs = "cached" if graph_inputs.startswith("cached") else graph_inputs
+    return build_model(config, graphs, glove(), inputs)
 
 
 def synthetic_main(args):
@@ -258,6 +279,9 @@ def main(argv=None):
     parser.add_argument("--no-cache", action="store_true",
                         help="build no graph cache: time feature-only and --dense only")
     parser.add_argument("--no-rnn", action="store_true", help="skip GLoMo on RNN states")
+    parser.add_argument("--propagated", action="store_true",
+                        help="also build the propagated cache and time GLoMo on embeddings "
+                             "trained on it")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--section", default="downstream_cache",
                         help="BENCHMARKS.md section (imdb mode), so a second module's figures sit "
@@ -283,12 +307,19 @@ def main(argv=None):
         top_ks = [] if args.no_cache else [None] + ([args.top_k] if args.top_k else [])
         build_rows, caches = cache_rows(module, texts, args.max_tokens, top_ks, workdir)
         glove_layer = glove_features(None, words=data.vocabulary)[0]
+        propagated_rows, propagated = [], None
+        if args.propagated:
+            row, propagated = propagated_row(module, glove_layer, texts, args.max_tokens,
+                                             workdir)
+            propagated_rows.append(row)
         variants = ({FEATURE_ONLY: VARIANTS[FEATURE_ONLY]} if args.no_exact_epochs or args.no_cache
                     else dict(VARIANTS))
         if args.no_rnn:
             variants = {k: v for k, v in variants.items() if v[0] != "rnn"}
         if args.top_k and not args.no_cache:
             variants[f"GLoMo embeddings, cached top {args.top_k} per row"] = ("embeddings", "cached-top-k")
+        if args.propagated:
+            variants[PROPAGATED] = ("embeddings", "propagated")
         if args.dense:
             variants[DENSE] = ("embeddings", "module")
         bucketings = [None] + ([args.buckets] if args.buckets else [])
@@ -298,7 +329,9 @@ def main(argv=None):
                 model = build(name, transfer, graph_inputs, graphs, lambda: glove_layer,
                               args.max_tokens, task=args.task)
                 caches_for = None
-                if transfer != "none" and graph_inputs.startswith("cached"):
+                if graph_inputs == "propagated":
+                    caches_for = {"text": propagated}
+                elif transfer != "none" and graph_inputs.startswith("cached"):
                     caches_for = {"text": caches[args.top_k if graph_inputs == "cached-top-k" else None]}
                 dataset = task_dataset({"text": texts}, data.labels, args.batch,
                                        caches=caches_for, shuffle_seed=0, length_buckets=buckets)
@@ -336,6 +369,13 @@ def main(argv=None):
            + markdown_table(["entries kept", "examples", "build s / 1k examples",
                              "disk MiB / 1k examples", "entries per graph row",
                              "most live per row", "dropped mass per row"], build_rows)
+           + "\n\n")
+        + ("" if not propagated_rows else
+           "Propagated cache (`build_propagated_cache`: every candidate graph G^l, Λ^l of "
+           "every head and direction applied to the GloVe vectors, float16, per token):\n\n"
+           + markdown_table(["examples", "tokens per example", "numbers per token",
+                             "build s / 1k examples", "disk MiB / 1k examples"],
+                            propagated_rows)
            + "\n\n")
         + (f"Length buckets: the training batches drawn from {args.buckets} buckets of similar "
            "length (`glomo finetune --length-buckets`), the same reviews per epoch.\n\n"

@@ -7,7 +7,7 @@ uniform graph, GLoMo on embeddings, GLoMo untrained (the same transfer with grap
 randomly initialised predictor of the module's shape and tokenizer) and, for SQuAD, GLoMo on
 RNN states. Validation is held out of train where the data set has none; training stops
 early on it and the test score is the best-on-validation model's. GLoMo graphs are computed
-once per example into graph caches shared by all runs (`runs/transfer/graph_cache`).
+once per example into caches shared by all runs (`~/runs/transfer/graph_cache`).
 
 Budgets (`--budget`): "full" (IMDB 25k/25k at T 400, SST-2 67k → the 872 dev sentences,
 NLI/SQuAD reduced-v1 with all the data the protocols allow, up to 20 epochs with early
@@ -58,11 +58,12 @@ BUDGETS = {
     "full": {
         "sst2": dict(max_train=None, max_eval=None, max_tokens=64, epochs=20),
         # Long, varied texts: batches from 8 length buckets pad far less (section
-        # "downstream_buckets"), and dense graphs in the model, since glomo_wiki's rows
-        # at T 400 are too dense to cache (section "downstream_cache"). SST-2 and NLI keep
-        # plain batches and caches, the protocol their recorded runs used.
+        # "downstream_buckets"). glomo_wiki's rows at T 400 are too dense to cache sparse
+        # (section "downstream_cache"), so GLoMo on embeddings trains on each review's
+        # propagated candidates, cached once (section "downstream_propagated"). SST-2 and
+        # NLI keep plain batches and graph caches, the protocol their recorded runs used.
         "imdb": dict(max_train=None, max_eval=None, max_tokens=400, epochs=20,
-                     length_buckets=8, graph_cache=False),
+                     length_buckets=8, propagated_cache=True),
         "nli": dict(max_train=None, max_eval=None, max_tokens=64, epochs=20),
         "squad": dict(max_train=None, max_eval=None, max_context_tokens=400,
                       max_question_tokens=50, epochs=20, length_buckets=8,
@@ -145,10 +146,39 @@ def untrained_name(graphs):
 PROTOCOL = 2
 
 
+# How the graphs reach the model, not what the model is (the same model to float rounding,
+# tested in tests/tasks/finetune_test.py): not part of a budget's key, so runs of rows that
+# read no graphs stay comparable across a change of delivery.
+DELIVERY = ("graph_cache", "propagated_cache")
+
+
 def budget_key(task, budget, glove=None):
-    text = json.dumps({"task": task, "protocol": PROTOCOL, **budget,
+    kept = {k: v for k, v in budget.items() if k not in DELIVERY}
+    text = json.dumps({"task": task, "protocol": PROTOCOL, **kept,
                        **({"glove": glove} if glove else {})}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def graphs_delivery(budget):
+    """How a budget's GLoMo rows get their graphs, in words (for the table's caption)."""
+    if budget.get("propagated_cache"):
+        return ("GLoMo on embeddings from each training and validation example's propagated "
+                "candidates, computed once (float16 cache; the test set with graphs computed "
+                "in the model)")
+    if budget.get("graph_cache", True):
+        return "computed once per example (graph cache, every live entry)"
+    return "dense, computed in the model every step (no cache)"
+
+
+def row_overrides(budget, row):
+    """The `FinetuneConfig` fields a budget sets for one row (besides the run's size)."""
+    overrides = {k: v for k, v in budget.items() if k not in ("max_train", "max_eval", "epochs")}
+    transfer, untrained = ROWS[row]
+    if transfer != "embeddings":
+        overrides.pop("propagated_cache", None)  # propagated candidates exist for it only
+    if untrained:
+        overrides["graphs_untrained"] = True
+    return overrides
 
 
 def row_of(run):
@@ -236,8 +266,7 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
         f"BiGRU 64/direction, trilinear self-attention, dropout 0.2, Adam 1e-3, batch 32, validation "
         f"held out of train where there is no dev set, early stopping (patience 3) with the test score "
         f"of the best-on-validation model; graphs from `{module}`, "
-        + ("computed once per example (graph cache, every live entry)" if budget.get("graph_cache", True)
-           else "dense, computed in the model every step (no cache)")
+        + graphs_delivery(budget)
         + (f", training batches from {budget['length_buckets']} length buckets"
            if budget.get("length_buckets") else "")
         + f"; the untrained row uses a randomly initialised predictor "
@@ -294,8 +323,9 @@ def main():
     # Committed, so a table filled over several sessions keeps the runs already done even
     # when the machine's run directories do not survive.
     parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "transfer.jsonl"))
-    parser.add_argument("--cache-dir", default=os.path.join(ROOT, "runs", "transfer", "graph_cache"),
-                        help="graph caches (rebuilt when missing; never committed)")
+    parser.add_argument("--cache-dir", default=os.path.join("~", "runs", "transfer", "graph_cache"),
+                        help="graph caches, outside the work tree (rebuilt when missing; IMDB's "
+                             "propagated caches take about 25 GB per module)")
     parser.add_argument("--state-dir", default=os.path.join("~", "runs", "transfer_state"),
                         help="each unfinished run's training state, to resume a killed job")
     parser.add_argument("--no-write", action="store_true")
@@ -319,7 +349,7 @@ def main():
     from glomo_tf.tasks.token_features import glove_name
 
     seeds = [int(s) for s in args.seeds.split(",")]
-    cache_dir = args.cache_dir
+    cache_dir = os.path.expanduser(args.cache_dir)
     # Hashes the module's weights: once per process, not once per run and table.
     module = module_name(args.graphs)
     untrained_of = untrained_name(args.graphs)
@@ -354,9 +384,7 @@ def main():
                     continue
                 started = time.time()
                 transfer, untrained = ROWS[mode]
-                overrides = {k: v for k, v in budget.items() if k not in ("max_train", "max_eval", "epochs")}
-                if untrained:
-                    overrides["graphs_untrained"] = True
+                overrides = row_overrides(budget, mode)
                 if args.glove:
                     overrides["glove"] = args.glove
                 state = os.path.join(os.path.expanduser(args.state_dir),

@@ -106,9 +106,19 @@ def test_every_budget_gives_every_row_a_valid_config():
 
     for budget_name, budgets in transfer.BUDGETS.items():
         for task, budget in budgets.items():
-            overrides = {k: v for k, v in budget.items()
-                         if k not in ("max_train", "max_eval", "epochs")}
             for row in transfer.MODES[task]:
-                mode, untrained = transfer.ROWS[row]
-                FinetuneConfig(task=task, transfer=mode, graphs_untrained=untrained,
-                               epochs=budget["epochs"], **overrides)
+                config = FinetuneConfig(task=task, transfer=transfer.ROWS[row][0],
+                                        epochs=budget["epochs"],
+                                        **transfer.row_overrides(budget, row))
+                assert config.graphs_untrained == transfer.ROWS[row][1]
+
+
+def test_how_graphs_are_delivered_is_not_part_of_a_budgets_key():
+    full = transfer.BUDGETS["full"]["imdb"]
+    key = transfer.budget_key("imdb", full)
+    for delivery in ({"graph_cache": False}, {"propagated_cache": False}, {"graph_cache": True}):
+        assert transfer.budget_key("imdb", {**full, **delivery}) == key
+    assert transfer.budget_key("imdb", {**full, "max_tokens": 200}) != key
+    assert "propagated candidates" in transfer.graphs_delivery(full)
+    assert "graph cache" in transfer.graphs_delivery(transfer.BUDGETS["full"]["sst2"])
+    assert "dense" in transfer.graphs_delivery(transfer.BUDGETS["full"]["squad"])
