@@ -117,6 +117,24 @@ def texts_sha256(texts):
     return digest.hexdigest()
 
 
+def check_settings_and_texts(what, manifest, wanted, texts=None):
+    """Raises `GraphCacheMismatch` when a cache's manifest differs from the `wanted`
+    settings or was built from other `texts` (None: not checked); `what` names the cache."""
+    settings = manifest["settings"]
+    differ = {k: (settings.get(k), v) for k, v in wanted.items() if settings.get(k) != v}
+    if differ:
+        raise GraphCacheMismatch(
+            f"{what} was built with other settings (built, wanted): {differ}. Delete it or "
+            "use another cache path.")
+    if texts is not None:
+        texts = list(texts)
+        if texts_sha256(texts) != manifest["texts_sha256"]:
+            raise GraphCacheMismatch(
+                f"{what} was built for other examples ({manifest['examples']} texts, sha256 "
+                f"{manifest['texts_sha256'][:12]}; given {len(texts)} texts, sha256 "
+                f"{texts_sha256(texts)[:12]}). Delete it or use another cache path.")
+
+
 def _describe(identity):
     return (f"module {identity.get('name')!r} (vocabulary {identity['vocabulary_sha256'][:12]}, "
             f"variables {identity['variables_sha256'][:12]}"
@@ -395,7 +413,6 @@ class GraphCache:
         """
         cache = cls(path)
         check_identity(cache.path, cache.manifest["module"], module_identity(source))
-        settings = cache.manifest["settings"]
         wanted = {}
         if max_tokens is not None:
             wanted["max_tokens"] = int(min(max_tokens, source.config["max_length"]))
@@ -403,17 +420,7 @@ class GraphCache:
             wanted["top_k"] = top_k
         if value_dtype is not None:
             wanted["value_dtype"] = value_dtype
-        differ = {k: (settings.get(k), v) for k, v in wanted.items() if settings.get(k) != v}
-        if differ:
-            raise GraphCacheMismatch(
-                f"graph cache {cache.path} was built with other settings (built, wanted): "
-                f"{differ}. Delete it or use another cache path.")
-        if texts is not None and texts_sha256(list(texts)) != cache.manifest["texts_sha256"]:
-            raise GraphCacheMismatch(
-                f"graph cache {cache.path} was built for other examples ("
-                f"{cache.manifest['examples']} texts, sha256 "
-                f"{cache.manifest['texts_sha256'][:12]}; given {len(list(texts))} texts, sha256 "
-                f"{texts_sha256(list(texts))[:12]}). Delete it or use another cache path.")
+        check_settings_and_texts(f"graph cache {cache.path}", cache.manifest, wanted, texts)
         return cache
 
     def __len__(self):

@@ -53,6 +53,7 @@ from glomo_tf.transfer.graph_cache import (
     _variables_sha256,
     cache_directory_writer,
     check_identity,
+    check_settings_and_texts,
     kept_examples,
     length_sorted_batches,
     module_identity,
@@ -226,7 +227,6 @@ class PropagatedCache:
                 f"propagated cache {cache.path} was built from other features: built from "
                 f"{json.dumps(built, sort_keys=True)}; now used with "
                 f"{json.dumps(now, sort_keys=True)}. Delete it or use another cache path.")
-        settings = cache.manifest["settings"]
         wanted = {}
         if max_tokens is not None:
             wanted["max_tokens"] = int(min(max_tokens, source.config["max_length"]))
@@ -234,19 +234,8 @@ class PropagatedCache:
             wanted["hierarchical"] = bool(hierarchical)
         if value_dtype is not None:
             wanted["value_dtype"] = value_dtype
-        differ = {k: (settings.get(k), v) for k, v in wanted.items() if settings.get(k) != v}
-        if differ:
-            raise GraphCacheMismatch(
-                f"propagated cache {cache.path} was built with other settings (built, "
-                f"wanted): {differ}. Delete it or use another cache path.")
-        if texts is not None:
-            texts = list(texts)
-            if texts_sha256(texts) != cache.manifest["texts_sha256"]:
-                raise GraphCacheMismatch(
-                    f"propagated cache {cache.path} was built for other examples "
-                    f"({cache.manifest['examples']} texts, sha256 "
-                    f"{cache.manifest['texts_sha256'][:12]}; given {len(texts)} texts, sha256 "
-                    f"{texts_sha256(texts)[:12]}). Delete it or use another cache path.")
+        check_settings_and_texts(f"propagated cache {cache.path}", cache.manifest, wanted,
+                                 texts)
         return cache
 
     def __len__(self):
