@@ -49,6 +49,7 @@ import time
 import numpy as np
 
 from glomo_tf.transfer.graph_cache import (
+    MANIFEST,
     GraphCacheMismatch,
     _variables_sha256,
     cache_directory_writer,
@@ -274,7 +275,7 @@ def open_or_build_propagated_cache(source, features, texts, path, max_tokens,
         `(cache, built)`: the cache and whether it was built by this call.
     """
     texts = list(texts)
-    if os.path.isfile(os.path.join(os.fspath(path), "manifest.json")):
+    if os.path.isfile(os.path.join(os.fspath(path), MANIFEST)):
         return PropagatedCache.open(path, source, features, max_tokens=max_tokens,
                                     hierarchical=hierarchical, value_dtype=value_dtype,
                                     texts=texts), False
