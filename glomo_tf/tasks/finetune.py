@@ -194,7 +194,10 @@ def graph_caches(config, source, data, cache_dir, features=None):
 
     if config.transfer not in ("embeddings", "rnn") or not config.graph_cache:
         return None, None
-    identity = json.dumps(module_identity(source), sort_keys=True)
+    # As `check_identity`: a module copied or renamed is the same module, so its caches stay.
+    identity = module_identity(source)
+    identity.pop("name", None)
+    identity = json.dumps(identity, sort_keys=True)
     if config.propagated_cache:
         identity += "|propagated|" + json.dumps(features_identity(features), sort_keys=True) + \
             f"|{config.hierarchical}"

@@ -346,6 +346,24 @@ def test_cache_of_another_module_is_refused_in_one_line(tmp_path, capsys, graph_
     assert "another module" in lines[0] and "ffffffffffff" in lines[0]
 
 
+def test_a_renamed_copy_of_the_module_reuses_its_caches(tmp_path, graph_module_dir,
+                                                       glove_file, data_root):
+    import shutil
+
+    from glomo_tf.tasks.finetune import finetune
+
+    renamed = tmp_path / "renamed_module"
+    shutil.copytree(graph_module_dir, renamed)
+    built = {}
+    for module in (graph_module_dir, str(renamed)):
+        metrics = finetune("sst2", "glove", "embeddings", module, epochs=1, batch_size=4,
+                           max_eval=4, data_dir=data_root, glove=glove_file,
+                           graph_cache_dir=str(tmp_path / "cache"), **SMALL)
+        built[module] = [c["built"] for c in metrics["graph_cache"].values()]
+    assert all(built[graph_module_dir]) and not any(built[str(renamed)])
+    assert len(list((tmp_path / "cache").glob("*/manifest.json"))) == len(built[graph_module_dir])
+
+
 def test_cli_propagated_cache(tmp_path, capsys, graph_module_dir, glove_file, data_root):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(SMALL))
