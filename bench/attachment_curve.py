@@ -60,8 +60,9 @@ def summarize(result):
     }
 
 
-def score_new_checkpoints(run, treebank, max_sentences=None):
-    """Scores the run's checkpoints (and step 0) not yet in its results file; returns all."""
+def score_new_checkpoints(run, treebank, max_sentences=None, every=None):
+    """Scores the run's checkpoints (and step 0) not yet in its results file; returns all.
+    With `every`, only steps that are multiples of it."""
     from glomo_tf.evaluation.evaluate import evaluate_module
     from glomo_tf.evaluation.untrained_module import export_untrained_like
     from glomo_tf.export.graph_module import export_from_checkpoint
@@ -69,7 +70,8 @@ def score_new_checkpoints(run, treebank, max_sentences=None):
 
     results = load_results(run)
     manager = CheckpointManager(os.path.join(run, "checkpoints"))
-    pending = [(s, p) for s, p in manager.checkpoints() if s not in results]
+    pending = [(s, p) for s, p in manager.checkpoints()
+               if s not in results and (not every or s % every == 0)]
     val_losses = manager.validation_losses()
     with tempfile.TemporaryDirectory(prefix="glomo-curve-") as work:
         for step, path in pending:
@@ -131,6 +133,9 @@ def main(argv=None):
                         help="CoNLL-U file (default: UD English-EWT dev from the data folder, "
                         "or its download)")
     parser.add_argument("--max-sentences", type=int, default=None)
+    # Each checkpoint costs about a minute of CPU, taken from the run being scored.
+    parser.add_argument("--every", type=int, default=None, metavar="STEPS",
+                        help="score only checkpoints at multiples of STEPS")
     parser.add_argument("--display-root", default="~/runs",
                         help="how the runs' parent directory is named in the report")
     parser.add_argument("--section", default="attachment_curve",
@@ -151,7 +156,7 @@ def main(argv=None):
 
     parts = []
     for run in args.run:
-        results = score_new_checkpoints(run, treebank, args.max_sentences)
+        results = score_new_checkpoints(run, treebank, args.max_sentences, args.every)
         text, per_step = describe_run(run)
         name = f"{args.display_root}/{os.path.basename(os.path.normpath(run))}"
         parts.append(f"Run `{name}` ({text}):\n\n" + run_table(run, results, per_step))

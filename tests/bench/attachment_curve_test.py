@@ -69,6 +69,14 @@ def test_scores_each_checkpoint_once_and_keeps_the_curve(tmp_path, capsys, monke
     assert row.rstrip().endswith("| - | - |")
     assert sorted(json.loads((run / attachment_curve.RESULTS_FILE).read_text())) == ["0", "1", "2"]
 
+    # --every: checkpoints off the grid are left for a call without it.
+    manager.save(model, step=3, extra_state={"val_loss": 1.9})
+    manager.save(model, step=4, extra_state={"val_loss": 1.8})
+    attachment_curve.main(["--run", str(run), "--treebank", treebank, "--no-write",
+                           "--every", "2"])
+    assert sorted(json.loads((run / attachment_curve.RESULTS_FILE).read_text())) == \
+        ["0", "1", "2", "4"]
+
 
 @pytest.mark.parametrize("make_argv", [
     lambda tmp: ["--run", str(tmp / "missing")],
