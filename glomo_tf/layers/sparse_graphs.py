@@ -2,7 +2,7 @@
 
 Mode-4 and mode-6 rows are sparse (`ReLU(s - θ)^2` zeroes every column whose score is
 below the row's threshold; mode 6 keeps 2 to 8), so the transfer only needs each row's live
-columns. Mode-5 rows need not be: `glomo_wiki`'s hold 116 live entries on average on IMDB
+columns. Mode-5 rows need not be: `glomo_wiki_30m`'s hold 116 live entries on average on IMDB
 at T 400, and `GraphCache` refuses graphs that dense. A batch of sparse graphs is a dict of
 four `[B, N]` tensors, one entry per live `(direction, layer, head, row, column)`:
 

@@ -54,7 +54,7 @@ VALUE_DTYPES = ("float32", "float16")
 
 
 # Past this many live entries per graph row on average, the sparse products cost more than
-# the dense T x T ones they replace and the cache outgrows memory: glomo_wiki (sparse mode 5)
+# the dense T x T ones they replace and the cache outgrows memory: glomo_wiki_30m (sparse mode 5)
 # averages 116 on IMDB at T 400, 7.3 GB per 1,000 reviews, and training on 200 of them ran
 # out of 24 GB (BENCHMARKS.md "downstream_cache").
 DENSE_ROWS = 32

@@ -9,7 +9,7 @@ Only the mixtures, the gate and the rest of the model train on them: the same mo
 with the graphs, to the storage precision (float16 by default: relative error ≤ 2^-11
 per number, measured in `tests/transfer/propagated_cache_test.py`).
 
-Why not the graphs: a mode-5 module's rows are nearly dense (glomo_wiki: 116 live entries
+Why not the graphs: a mode-5 module's rows are nearly dense (glomo_wiki_30m: 116 live entries
 per row on IMDB at T 400), so a sparse graph cache cannot pay (`graph_cache.DENSE_ROWS`),
 while the products are `2 C D` numbers per token whatever the rows' density: 2,400 for
 L 2, K 8 and 50-d GloVe (4.7 KB in float16), where the dense graphs are `2 L K T` per

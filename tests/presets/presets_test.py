@@ -15,7 +15,7 @@ from glomo_tf import presets
 from glomo_tf.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUNDLED = ("glomo_planted_tiny", "glomo_wiki")
+BUNDLED = ("glomo_planted_tiny", "glomo_wiki", "glomo_wiki_30m")
 
 
 def test_the_bundled_modules_are_presets_with_model_cards():
