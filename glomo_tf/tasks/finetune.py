@@ -185,7 +185,7 @@ def graph_caches(config, source, data, cache_dir, features=None):
     model's features layer) for the training and validation splits only: the test set is
     scored with graphs computed in the model (`finetune`), so its candidates never take
     disk space."""
-    from glomo_tf.transfer.graph_cache import DENSE_ROWS, module_identity
+    from glomo_tf.transfer.graph_cache import DENSE_ROWS, compared_identity, module_identity
     from glomo_tf.transfer.graph_cache import open_or_build_graph_cache, texts_sha256
     from glomo_tf.transfer.propagated_cache import (
         features_identity,
@@ -194,10 +194,8 @@ def graph_caches(config, source, data, cache_dir, features=None):
 
     if config.transfer not in ("embeddings", "rnn") or not config.graph_cache:
         return None, None
-    # As `check_identity`: a module copied or renamed is the same module, so its caches stay.
-    identity = module_identity(source)
-    identity.pop("name", None)
-    identity = json.dumps(identity, sort_keys=True)
+    # A module copied or renamed is the same module, so its caches stay.
+    identity = json.dumps(compared_identity(module_identity(source)), sort_keys=True)
     if config.propagated_cache:
         identity += "|propagated|" + json.dumps(features_identity(features), sort_keys=True) + \
             f"|{config.hierarchical}"

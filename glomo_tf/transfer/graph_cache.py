@@ -142,13 +142,17 @@ def _describe(identity):
                else "") + f"), tokenizer {json.dumps(identity['tokenizer'], sort_keys=True)}")
 
 
-def check_identity(path, built, current):
-    """Raises `GraphCacheMismatch` naming both when `built` (a manifest's) != `current`.
+def compared_identity(identity):
+    """What of a `module_identity` makes two modules the same: all but the directory name
+    (reported, not compared: a copied or renamed module is the same)."""
+    return {k: v for k, v in identity.items() if k != "name"}
 
-    The module's directory name is reported but not compared: a copied module is the same.
-    """
-    keys = (set(built) | set(current)) - {"name"}
-    differ = {k for k in keys if built.get(k) != current.get(k)}
+
+def check_identity(path, built, current):
+    """Raises `GraphCacheMismatch` naming both when `built` (a manifest's) and `current`
+    differ in their `compared_identity`."""
+    built_, current_ = compared_identity(built), compared_identity(current)
+    differ = {k for k in set(built_) | set(current_) if built_.get(k) != current_.get(k)}
     if not differ:
         return
     what = "tokenizer" if differ == {"tokenizer"} else "module"
