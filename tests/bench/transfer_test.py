@@ -122,3 +122,27 @@ def test_how_graphs_are_delivered_is_not_part_of_a_budgets_key():
     assert "propagated candidates" in transfer.graphs_delivery(full)
     assert "graph cache" in transfer.graphs_delivery(transfer.BUDGETS["full"]["sst2"])
     assert "dense" in transfer.graphs_delivery(transfer.BUDGETS["full"]["squad"])
+
+
+def test_another_modules_glomo_rows_are_shown_beside_paired_with_the_same_baselines():
+    key = transfer.budget_key("imdb", BUDGET)
+    ours, earlier = transfer.module_name(PLANTED), "earlier@000000000000"
+    runs = [_run(mode, seed, 60.0 + seed, ours, key)
+            for mode in transfer.MODES["imdb"] for seed in (0, 1, 2)]
+    results = runs + [_run("embeddings", 0, 63.0, earlier, key),
+                      _run("embeddings", 1, 61.0, earlier, key),
+                      _run("untrained", 0, 50.0, earlier, key),       # shared by config, not shown
+                      _run("embeddings", 2, 70.0, earlier, "0" * 12)]  # another budget
+    compared = transfer.compared_runs(results, key, earlier)
+    assert [(r["row"], r["seed"]) for r in compared] == [("embeddings", 0), ("embeddings", 1)]
+    body = transfer.task_section("imdb", runs, BUDGET, ours, [0, 1, 2], "smoke",
+                                 compared=[("earlier", compared)])
+    assert not body.startswith("**PARTIAL**")  # two seeds of the compared module do not count
+    row = next(line for line in body.splitlines() if line.startswith("| GLoMo on embeddings, `earlier`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # against feature-only seeds 0 and 1 (60, 61): +3 and 0; the untrained runs are the same
+    assert cells[1] == "2" and cells[2] == "62.00 ± 1.41"
+    assert cells[3] == "+1.50 ± 2.12" and cells[4] == "+1.50 ± 2.12"
+    assert cells[-2:] == ["89.16", "+0.65"]
+    assert "Rows naming a module" in body
+    assert "Rows naming a module" not in transfer.task_section("imdb", runs, BUDGET, ours, [0], "smoke")
