@@ -119,6 +119,9 @@ PAPER_NOTE = {
 # Modes whose models read the module's graphs; the others only use its tokenizer, so their
 # runs are shared by every module with the same tokenizer settings.
 READS_GRAPHS = ("embeddings", "untrained", "rnn")
+# The rows whose graphs are the module's own (trained) predictor's: compared with the
+# untrained row, and shown for a `--compare-graphs` module.
+OWN_GRAPHS = ("embeddings", "rnn")
 
 
 def module_name(graphs):
@@ -231,7 +234,7 @@ def compared_runs(results, key, module):
     """The runs of `module`'s own graph rows (GLoMo on embeddings or RNN states) at this
     budget: another module's rows, shown beside the table's (`task_section(compared=...)`)."""
     return [r for r in results if r["key"] == key and r.get("graphs") == module
-            and row_of(r) in READS_GRAPHS and row_of(r) != "untrained"]
+            and row_of(r) in OWN_GRAPHS]
 
 
 def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_label=None,
@@ -252,7 +255,7 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
     rows = []
     shown = [(MODE_NAMES[mode], mode, mode_runs) for mode, mode_runs in by_mode.items()]
     for name, other in compared:
-        for mode in ("embeddings", "rnn"):
+        for mode in OWN_GRAPHS:
             other_runs = sorted((r for r in other if row_of(r) == mode), key=lambda r: r["seed"])
             if other_runs:
                 shown.append((f"{MODE_NAMES[mode]}, `{name}`", mode, other_runs))
@@ -260,7 +263,7 @@ def task_section(task, runs, budget, module, seeds, budget_name="cpu", glove_lab
         values = {m: [r[m] for r in mode_runs] for m in metrics}
         key = metrics[-1]
         delta = "–" if mode == "none" else _paired(mode_runs, base, key)
-        vs_untrained = _paired(mode_runs, untrained, key) if mode in ("embeddings", "rnn") else "–"
+        vs_untrained = _paired(mode_runs, untrained, key) if mode in OWN_GRAPHS else "–"
         row = [label, len(mode_runs)] + [_mean_std(values[m]) for m in metrics] + [
             delta, vs_untrained, ", ".join(f"{v:.1f}" for v in values[key]),
             f"{statistics.mean(r.get('wall', r['seconds']) for r in mode_runs):.0f}"
@@ -397,8 +400,7 @@ def main():
         section = (f"transfer_{task}{section_suffix}",
                    f"Transfer: {TITLES[task]}" + (f" ({args.budget} budget)" if section_suffix else ""))
 
-        def body(runs):
-            results = read_results(args.results)
+        def body(runs, results):
             shown = [(name.split("@")[0], compared_runs(results, key, name))
                      for name in compared if name != module]
             return task_section(task, runs, budget, module, seeds, args.budget,
@@ -406,9 +408,10 @@ def main():
 
         modes = args.modes.split(",") if args.modes else MODES[task]
         if args.report_only:
-            runs = matching_runs(read_results(args.results), key, module, untrained_of)
+            results = read_results(args.results)
+            runs = matching_runs(results, key, module, untrained_of)
             if runs and not args.no_write:
-                write_section(*section, body(runs))
+                write_section(*section, body(runs, results))
             continue
         for seed in seeds:
             for mode in modes:
@@ -444,11 +447,12 @@ def main():
                 shown = {k: metrics.get(k) for k in ("task", "transfer", "seed", "accuracy",
                                                      "exact_match", "f1", "seconds")}
                 print(json.dumps(shown), flush=True)
-                runs = matching_runs(read_results(args.results), key, module, untrained_of)
+                results = read_results(args.results)
+                runs = matching_runs(results, key, module, untrained_of)
                 if args.no_write:
-                    print(body(runs), flush=True)
+                    print(body(runs, results), flush=True)
                 else:
-                    write_section(*section, body(runs))
+                    write_section(*section, body(runs, results))
 
 
 if __name__ == "__main__":
